@@ -1,0 +1,52 @@
+"""Losses for imbalanced classification, stable on logits, serializable with the model.
+
+Each family lives in its own module as a pure function (``keras.ops`` only) plus a thin ``keras.losses.Loss``
+class registered under the package name ``"imbalance"``.
+
+=============================  ==========================  =====================================================
+class                          task                        idea
+=============================  ==========================  =====================================================
+WeightedBinaryCrossentropy     binary, multi-label         weight positives (per label ``pos_weight``)
+BinaryFocalLoss                binary, multi-label         down-weight easy examples (Lin et al. 2017)
+CategoricalFocalLoss           multi-class (one-hot)       focal loss with per-class ``alpha``
+SparseCategoricalFocalLoss     multi-class (ids)           same, integer labels
+CostSensitiveCrossentropy      multi-class                 penalise costly confusions (``cost_matrix[i, j]``)
+LogitAdjustedLoss              multi-class (logits only)   add ``tau·log prior`` to logits (Menon et al. 2021)
+LDAMLoss + DeferredReweighting multi-class (logits only)   per-class margins (Cao et al. 2019) + deferred weights
+AsymmetricLoss                 multi-label                 separate focusing for positives/negatives (Ridnik 2021)
+=============================  ==========================  =====================================================
+"""
+
+from imbalance.losses.asymmetric import AsymmetricLoss, asymmetric_loss
+from imbalance.losses.cost_sensitive import CostSensitiveCrossentropy, cost_sensitive_crossentropy
+from imbalance.losses.focal import (
+    BinaryFocalLoss,
+    CategoricalFocalLoss,
+    SparseCategoricalFocalLoss,
+    binary_focal_loss,
+    categorical_focal_loss,
+    sparse_categorical_focal_loss,
+)
+from imbalance.losses.ldam import DeferredReweighting, LDAMLoss, ldam_loss
+from imbalance.losses.logit_adjusted import LogitAdjustedLoss, logit_adjusted_loss
+from imbalance.losses.weighted import WeightedBinaryCrossentropy, weighted_binary_crossentropy
+
+__all__ = [
+    "AsymmetricLoss",
+    "BinaryFocalLoss",
+    "CategoricalFocalLoss",
+    "CostSensitiveCrossentropy",
+    "DeferredReweighting",
+    "LDAMLoss",
+    "LogitAdjustedLoss",
+    "SparseCategoricalFocalLoss",
+    "WeightedBinaryCrossentropy",
+    "asymmetric_loss",
+    "binary_focal_loss",
+    "categorical_focal_loss",
+    "cost_sensitive_crossentropy",
+    "ldam_loss",
+    "logit_adjusted_loss",
+    "sparse_categorical_focal_loss",
+    "weighted_binary_crossentropy",
+]

@@ -1,0 +1,191 @@
+"""Shared pieces of every loss: dtype handling, probability → logit conversion, stable log-space helpers,
+argument validation that quotes the received value, and config-friendly storage of per-class parameters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+EPSILON = 1e-7
+
+
+def compute_dtype(x: Any) -> str:
+    """float32 unless the input is float64: half precision inputs are computed in float32 for stability."""
+    dtype = getattr(x, "dtype", None)
+    name = getattr(dtype, "name", str(dtype)) if dtype is not None else "float32"
+    return "float64" if "float64" in str(name) else "float32"
+
+
+def as_float(x: Any, dtype: str) -> Any:
+    return ops.cast(ops.convert_to_tensor(x), dtype)
+
+
+def prepare(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """Cast both to a common float dtype (at least float32)."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    dtype = compute_dtype(y_pred)
+    return as_float(y_true, dtype), ops.cast(y_pred, dtype)
+
+
+def match_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """Give ``y_true`` the rank of ``y_pred`` when they differ by a trailing axis of size 1 (binary ``(n,)`` labels
+    against ``(n, 1)`` outputs, or the reverse), as Keras' built-in losses do."""
+    t_rank, p_rank = len(y_true.shape), len(y_pred.shape)
+    if t_rank == p_rank - 1 and y_pred.shape[-1] == 1:
+        y_true = ops.expand_dims(y_true, -1)
+    elif t_rank == p_rank + 1 and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    return y_true, y_pred
+
+
+def sigmoid_logits(y_pred: Any, from_logits: bool) -> Any:
+    """Logits of a sigmoid output: ``y_pred`` itself, or ``log(p) - log(1-p)`` of clipped probabilities."""
+    if from_logits:
+        return y_pred
+    p = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+    return ops.log(p) - ops.log1p(-p)
+
+
+def softmax_logits(y_pred: Any, from_logits: bool) -> Any:
+    """Logits of a softmax output: ``y_pred`` itself, or ``log(p)`` of clipped probabilities (``log_softmax`` of
+    these renormalises rows that do not sum exactly to 1, as Keras' cross-entropy does)."""
+    if from_logits:
+        return y_pred
+    return ops.log(ops.clip(y_pred, EPSILON, 1.0))
+
+
+def log1m_softmax(logits: Any, axis: int = -1) -> Any:
+    """``log(1 - softmax(logits))`` for every class, exact and with finite gradients for any finite logits.
+
+    For a class that is not the row's argmax, ``p <= 1/2`` and ``log1p(-p)`` is exact. For the argmax class,
+    ``1 - p`` is the softmax mass of the other classes: ``logsumexp`` over the row without that class minus
+    ``logsumexp`` over the whole row — computed without cancellation, in O(K) per row.
+    """
+    num_classes = logits.shape[axis]
+    log_z = ops.logsumexp(logits, axis=axis, keepdims=True)
+    log_p = logits - log_z
+    is_max = ops.one_hot(ops.argmax(logits, axis=axis), num_classes, axis=axis, dtype=logits.dtype) > 0
+    neg_inf = ops.full_like(logits, -np.inf)
+    log_rest = ops.logsumexp(ops.where(is_max, neg_inf, logits), axis=axis, keepdims=True) - log_z
+    p_safe = ops.where(is_max, ops.zeros_like(log_p), ops.exp(log_p))  # keeps the unused branch finite
+    return ops.where(is_max, ops.broadcast_to(log_rest, ops.shape(logits)), ops.log1p(-p_safe))
+
+
+def safe_pow(base: Any, exponent: float) -> Any:
+    """``base ** exponent`` for ``base >= 0`` whose gradient is 0 (not NaN) at ``base == 0``, for any exponent >= 0."""
+    if exponent == 0:
+        return ops.ones_like(base)
+    positive = base > 0
+    log_base = ops.log(ops.where(positive, base, ops.ones_like(base)))
+    return ops.where(positive, ops.exp(exponent * log_base), ops.zeros_like(base))
+
+
+# --- argument validation -------------------------------------------------------------------------------------
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return repr(value.tolist())
+    return repr(value)
+
+
+def check_scalar(name: str, value: Any, low: float | None = None, high: float | None = None,
+                 low_inclusive: bool = True, high_inclusive: bool = True) -> float:
+    """A finite float within bounds, or a ValueError quoting the received value."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number. Received: {name}={_format(value)}") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={_format(value)}")
+    if low is not None and (number < low or (number == low and not low_inclusive)):
+        sign = ">=" if low_inclusive else ">"
+        raise ValueError(f"`{name}` must be {sign} {low}. Received: {name}={_format(value)}")
+    if high is not None and (number > high or (number == high and not high_inclusive)):
+        sign = "<=" if high_inclusive else "<"
+        raise ValueError(f"`{name}` must be {sign} {high}. Received: {name}={_format(value)}")
+    return number
+
+
+def check_vector(name: str, value: Any, low: float | None = None, high: float | None = None,
+                 low_inclusive: bool = True, allow_scalar: bool = True) -> float | list[float]:
+    """A scalar or a 1-D list of finite floats within bounds, returned in a JSON-friendly form (float or list).
+
+    Dicts ``{class_id: value}`` are accepted and turned into a dense list (every id from 0 to max must appear).
+    """
+    if isinstance(value, dict):
+        keys = sorted(int(k) for k in value)
+        if keys != list(range(len(keys))):
+            raise ValueError(
+                f"`{name}` given as a dict must have keys 0..K-1 without gaps. Received keys: {sorted(value)}"
+            )
+        value = [value[k] if k in value else value[str(k)] for k in keys]
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    arr = np.asarray(value, dtype=object)
+    if arr.ndim == 0:
+        if not allow_scalar:
+            raise ValueError(f"`{name}` must be a 1-D sequence. Received: {name}={_format(value)}")
+        return check_scalar(name, value, low, high, low_inclusive)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"`{name}` must be a scalar or a non-empty 1-D sequence. Received: {name}={_format(value)}")
+    try:
+        floats = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must hold numbers. Received: {name}={_format(value)}") from None
+    bad = ~np.isfinite(floats)
+    if low is not None:
+        bad |= floats < low if low_inclusive else floats <= low
+    if high is not None:
+        bad |= floats > high
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>=' if low_inclusive else '>'} {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        expected = "finite" + (" and " + " and ".join(bounds) if bounds else "")
+        raise ValueError(
+            f"`{name}` must be {expected}; entry {i} is {float(floats[i])!r}. Received: {name}={_format(value)}"
+        )
+    return [float(v) for v in floats]
+
+
+def check_counts(name: str, value: Any) -> list[float]:
+    """Per-class counts: a 1-D sequence of at least 2 positive numbers (a zero count names its class)."""
+    if isinstance(value, dict):
+        value = check_vector(name, value, allow_scalar=False)
+    arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(
+            f"`{name}` must be a 1-D sequence with one count per class (at least 2). Received: {name}={_format(value)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        i = int(np.argmax(~np.isfinite(arr)))
+        raise ValueError(f"`{name}` must be finite; class {i} has {float(arr[i])!r}. Received: {name}={_format(value)}")
+    if np.any(arr <= 0):
+        i = int(np.argmax(arr <= 0))
+        raise ValueError(
+            f"`{name}` must be > 0 for every class; class {i} has count {arr[i]:g} (a class absent from the "
+            f"training data has no prior). Received: {name}={_format(value)}"
+        )
+    return [float(v) for v in arr]
+
+
+def check_length(name: str, value: float | Sequence[float] | None, num: int) -> None:
+    """Raise when a per-class parameter has a length different from the number of classes of the output."""
+    if isinstance(value, (list, tuple)) and len(value) != num:
+        raise ValueError(
+            f"`{name}` has {len(value)} entries but the model output has {num} classes/labels. Received: {name}={list(value)}"
+        )
+
+
+def as_constant(value: float | Sequence[float] | None, dtype: str) -> Any:
+    if value is None:
+        return None
+    return ops.convert_to_tensor(np.asarray(value, dtype=keras.backend.standardize_dtype(dtype)))
