@@ -1,0 +1,838 @@
+"""Weights, counts and initial biases computed from labels: the cheapest fixes for an imbalanced classifier.
+
+Every function reads its labels through :mod:`imbalance.labels`, so sparse ids, one-hot and multi-hot matrices are
+accepted everywhere and a multi-hot row is never ``argmax``-ed into a single class.
+
+============================  ===========================================================================
+function                      gives
+============================  ===========================================================================
+:func:`class_weights`         ``{class: weight}`` for ``model.fit(class_weight=...)`` (binary, multi-class)
+:func:`pos_weights`           per-label ``n_neg / n_pos`` for ``WeightedBinaryCrossentropy(pos_weight=...)``
+:func:`sample_weights`        one weight per row (correct for multi-hot rows: mean or max of their labels)
+:func:`weight_dataset`        the same weights appended to a ``tf.data`` stream, vectorised
+:func:`class_counts`          per-class (per-label) counts of arrays or of a ``tf.data`` stream
+:func:`output_bias`           log-prior bias of the last layer, for ``keras.initializers.Constant``
+:func:`decision_threshold`    where a positive weight moves the 0.5 decision threshold: ``1 / (1 + w)``
+============================  ===========================================================================
+
+>>> import numpy as np
+>>> y = np.array([0, 0, 0, 1])
+>>> class_weights(y)
+{0: 0.6666666666666666, 1: 2.0}
+>>> pos_weights(y).tolist()
+[3.0]
+>>> [round(float(w), 3) for w in sample_weights(y)]
+[0.667, 0.667, 0.667, 2.0]
+>>> class_counts(y).tolist()
+[3, 1]
+>>> [round(float(b), 4) for b in output_bias(y)]  # log(1/3)
+[-1.0986]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
+from imbalance.losses._common import check_scalar, check_vector
+
+__all__ = [
+    "CLASS_WEIGHT_METHODS",
+    "class_counts",
+    "class_weights",
+    "class_weights_from_counts",
+    "decision_threshold",
+    "output_bias",
+    "pos_weights",
+    "sample_weights",
+    "weight_dataset",
+]
+
+CLASS_WEIGHT_METHODS: tuple[str, ...] = ("balanced", "inverse", "sqrt", "effective_number")
+_REDUCES: tuple[str, ...] = ("mean", "max")
+_LABEL_FORMATS: tuple[Any, ...] = (None, "sparse", "dense")
+_ACTIVATIONS: tuple[Any, ...] = (None, "sigmoid", "softmax")
+
+ClassWeight = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
+
+
+# --- shared helpers ------------------------------------------------------------------------------------------
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+
+
+def _counts_and_rows(y: Any, num_classes: int | None) -> tuple[np.ndarray, int, str]:
+    """Per-class counts (positives per label for multi-label), number of rows and task of a label array."""
+    info = inspect_labels(y, num_classes=num_classes)
+    if info.task == "multilabel":
+        counts = to_multi_hot(y).sum(axis=0).astype(np.int64)
+    else:
+        counts = np.bincount(to_class_ids(y, num_classes=num_classes), minlength=info.num_classes).astype(np.int64)
+    return counts, info.num_samples, info.task
+
+
+def _unit(task: str) -> str:
+    return "Label" if task == "multilabel" else "Class"
+
+
+# --- class weights -------------------------------------------------------------------------------------------
+
+
+def class_weights(
+    y: Any, method: str = "balanced", beta: float = 0.999, num_classes: int | None = None
+) -> dict[int, float]:
+    """Per-class weights ``{class_id: weight}`` from labels, ready for ``model.fit(class_weight=...)``.
+
+    ``n`` is the number of rows, ``K`` the number of classes (2 for binary problems) or of labels, ``n_k`` the count
+    of class ``k`` (for multi-label problems: the rows where label ``k`` is positive).
+
+    ====================  ===========================================  ==========================================
+    method                weight of class ``k``                        normalisation
+    ====================  ===========================================  ==========================================
+    ``"balanced"``        ``n / (K * n_k)``                            none: equals scikit-learn's
+                                                                       ``compute_class_weight("balanced")``
+    ``"inverse"``         ``∝ 1 / n_k``                                weights sum to ``K``
+    ``"sqrt"``            ``∝ 1 / sqrt(n_k)`` (milder)                 weights sum to ``K``
+    ``"effective_number"``  ``∝ (1 - beta) / (1 - beta ** n_k)``       weights sum to ``K``
+                          (Cui et al. 2019; ``beta=0`` is uniform,
+                          ``beta → 1`` tends to ``"inverse"``)
+    ====================  ===========================================  ==========================================
+
+    **Weights move the decision boundary.** For a binary problem trained with weights ``w0, w1``, the model that
+    minimises the weighted loss outputs ``p > 0.5`` exactly where the true probability of the positive class
+    exceeds ``w0 / (w0 + w1)`` instead of 0.5 (see :func:`decision_threshold` with ``w1 / w0``). ``"balanced"`` on
+    1 % positives gives ``w0 ≈ 0.505, w1 = 50``: the model predicts positive as soon as ``p ≈ 0.01`` — recall goes
+    up and precision collapses. Weighting buys ranking quality on the rare class; tune a decision threshold on
+    validation data afterwards (:class:`imbalance.thresholds.ThresholdTuner`).
+
+    Args:
+        y: labels in any format accepted by :func:`imbalance.labels.inspect_labels` (binary, multi-class or
+            multi-label).
+        method: one of ``"balanced"``, ``"inverse"``, ``"sqrt"``, ``"effective_number"``.
+        beta: the ``beta`` of ``"effective_number"``, in ``[0, 1)``; ignored by the other methods.
+        num_classes: the number of classes when some are absent from ``y`` (they then raise, see below).
+
+    Raises:
+        ValueError: for an unknown ``method``, ``beta`` outside ``[0, 1)``, invalid labels, or a class (label)
+            with no samples (positives) in ``y``: its weight would be infinite. The message names the class.
+
+    >>> class_weights([0, 0, 0, 1, 1, 2])
+    {0: 0.6666666666666666, 1: 1.0, 2: 2.0}
+    >>> {k: round(v, 3) for k, v in class_weights([0, 0, 0, 1], method="sqrt").items()}
+    {0: 0.732, 1: 1.268}
+    >>> {k: round(v, 3) for k, v in class_weights([[1, 1], [1, 0], [1, 0], [0, 0]], method="inverse").items()}
+    {0: 0.5, 1: 1.5}
+    """
+    _check_choice("method", method, CLASS_WEIGHT_METHODS)
+    beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
+    counts, n, task = _counts_and_rows(y, num_classes)
+    k = counts.size
+    if np.any(counts == 0):
+        i = int(np.argmax(counts == 0))
+        what = "no positive rows" if task == "multilabel" else "no samples"
+        raise ValueError(
+            f"{_unit(task)} {i} has {what} in `y` (counts: {counts.tolist()}); its weight would be infinite. "
+            "Leave it out of `num_classes` or give it a weight yourself."
+        )
+    if method == "balanced" and task != "multilabel":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        ids = to_class_ids(y, num_classes=num_classes)
+        weights = compute_class_weight("balanced", classes=np.arange(k), y=ids)
+        return {i: float(w) for i, w in enumerate(weights)}
+    return _weights_from_counts(counts.astype(np.float64), n, method, beta)
+
+
+def _weights_from_counts(c: np.ndarray, n: float, method: str, beta: float) -> dict[int, float]:
+    k = c.size
+    if method == "balanced":
+        weights = n / (k * c)
+    else:
+        if method == "inverse":
+            raw = 1.0 / c
+        elif method == "sqrt":
+            raw = 1.0 / np.sqrt(c)
+        elif beta == 0.0:  # effective number with beta=0: every class has effective number 1
+            raw = np.ones_like(c)
+        else:  # (1 - beta) / (1 - beta**n_k), with 1 - beta**n_k = -expm1(n_k log beta) computed without cancellation
+            raw = (1.0 - beta) / -np.expm1(c * math.log(beta))
+        weights = raw * (k / raw.sum())
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def class_weights_from_counts(
+    counts: Any, method: str = "balanced", beta: float = 0.999, num_samples: int | None = None
+) -> dict[int, float]:
+    """:func:`class_weights` from per-class counts instead of labels — e.g. the counts :func:`class_counts` took
+    from a ``tf.data`` stream, or the ``class_counts`` of a loss.
+
+    ``num_samples`` is the number of rows for ``"balanced"`` (default: the sum of the counts, right for binary and
+    multi-class labels; give it for multi-label counts of positives).
+
+    >>> class_weights_from_counts([3, 2, 1])
+    {0: 0.6666666666666666, 1: 1.0, 2: 2.0}
+    >>> {k: round(v, 4) for k, v in class_weights_from_counts([100, 10], "effective_number", beta=0.99).items()}
+    {0: 0.2621, 1: 1.7379}
+    """
+    _check_choice("method", method, CLASS_WEIGHT_METHODS)
+    beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
+    c = np.asarray(check_vector("counts", counts, low=0.0, allow_scalar=False), dtype=np.float64)
+    if np.any(c == 0):
+        i = int(np.argmax(c == 0))
+        raise ValueError(f"Class {i} has a count of 0 (counts: {c.tolist()}); its weight would be infinite.")
+    n = c.sum() if num_samples is None else check_scalar("num_samples", num_samples, low=0.0, low_inclusive=False)
+    return _weights_from_counts(c, n, method, beta)
+
+
+# --- positive weights ----------------------------------------------------------------------------------------
+
+
+def pos_weights(y: Any, max_weight: float | None = None) -> np.ndarray:
+    """Per-label positive weights ``n_neg / n_pos`` (float32) for a sigmoid output.
+
+    Binary labels (sparse, ``(n, 1)`` or one-hot ``(n, 2)``) give shape ``(1,)``; multi-hot labels give one weight
+    per label, ``(K,)``. Pass them to :class:`imbalance.losses.WeightedBinaryCrossentropy` or
+    ``tf.nn.weighted_cross_entropy_with_logits``.
+
+    **A positive weight moves the decision threshold.** A model trained with ``pos_weight=w`` that reaches the
+    minimum of its loss outputs ``p > 0.5`` wherever the true probability exceeds ``1 / (1 + w)``
+    (:func:`decision_threshold`). Seed 002's ``pos_weight=27`` predicts a label as soon as ``p > 0.036``: that is
+    why a huge weight predicts all ones. Cap the weights (``max_weight``) and tune thresholds on validation data.
+
+    Args:
+        y: binary or multi-label labels. Multi-class labels raise: use :func:`class_weights`.
+        max_weight: optional cap (``> 0``, finite) on every weight; a label with no positive rows then gets
+            ``max_weight`` instead of raising.
+
+    Raises:
+        ValueError: for multi-class labels, a bad ``max_weight``, a label with no positives (weight infinite,
+            unless ``max_weight`` is given) or a label with no negatives (weight 0, the label would be ignored).
+            The message names the label index.
+
+    >>> pos_weights([0, 0, 0, 1]).tolist()
+    [3.0]
+    >>> pos_weights([[1, 0], [0, 0], [0, 1], [0, 0], [0, 0]]).tolist()
+    [4.0, 4.0]
+    >>> pos_weights([[1, 0], [0, 0], [0, 0], [0, 0], [0, 0]], max_weight=2.0).tolist()
+    [2.0, 2.0]
+    """
+    if max_weight is not None:
+        max_weight = check_scalar("max_weight", max_weight, 0.0, low_inclusive=False)
+    info = inspect_labels(y)
+    if info.task == "multiclass":
+        raise ValueError(
+            f"pos_weights needs binary or multi-label (multi-hot) labels; these are multi-class labels with "
+            f"{info.num_classes} classes ({info.format}). Use class_weights(y) for a softmax output."
+        )
+    if info.task == "binary":
+        ids = to_class_ids(y)
+        positives = np.array([np.sum(ids == 1)], dtype=np.float64)
+    else:
+        positives = to_multi_hot(y).sum(axis=0).astype(np.float64)
+    negatives = info.num_samples - positives
+    for i in range(positives.size):
+        if negatives[i] == 0:
+            raise ValueError(
+                f"Label {i} is positive in every row ({int(positives[i])} of {info.num_samples}); its weight "
+                "n_neg / n_pos would be 0 and the label would be ignored. Drop the label or weight it yourself."
+            )
+        if positives[i] == 0 and max_weight is None:
+            raise ValueError(
+                f"Label {i} has no positive rows (0 of {info.num_samples}); its weight n_neg / n_pos would be "
+                "infinite. Pass `max_weight` to give such labels a finite weight, or drop the label."
+            )
+    with np.errstate(divide="ignore"):
+        weights = np.where(positives > 0, negatives / np.maximum(positives, 1.0), np.inf)
+    if max_weight is not None:
+        weights = np.minimum(weights, max_weight)
+    return weights.astype(np.float32)
+
+
+def decision_threshold(pos_weight: Any) -> Any:
+    """The probability threshold ``1 / (1 + w)`` that a positive weight ``w`` puts in place of 0.5.
+
+    Works on scalars (returns a float) and arrays (returns a float64 array). For class weights ``w0, w1`` use
+    ``decision_threshold(w1 / w0)``, which is ``w0 / (w0 + w1)``.
+
+    >>> round(decision_threshold(27.0), 3)
+    0.036
+    >>> decision_threshold([1.0, 3.0]).tolist()
+    [0.5, 0.25]
+    """
+    arr = np.asarray(pos_weight.numpy() if hasattr(pos_weight, "numpy") else pos_weight, dtype=np.float64)
+    bad = np.isnan(arr) | (arr < 0)
+    if np.any(bad):
+        raise ValueError(f"`pos_weight` must be >= 0 and not NaN. Received: pos_weight={arr.tolist()!r}")
+    result = 1.0 / (1.0 + arr)
+    return float(result) if result.ndim == 0 else result
+
+
+# --- per-sample weights --------------------------------------------------------------------------------------
+
+
+def _weight_table(class_weight: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(weights, known)``: a dense float64 table indexed by class id and a mask of the ids that were given.
+
+    Validates every given weight (finite, >= 0) and quotes the offending class and value.
+    """
+    shown = class_weight
+    if isinstance(class_weight, Mapping):
+        items = {}
+        for key, value in class_weight.items():
+            try:
+                index = int(key)
+                if isinstance(key, float) and index != key:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"`class_weight` keys must be integer class ids. Received key {key!r} in class_weight={shown!r}"
+                ) from None
+            if index < 0:
+                raise ValueError(f"`class_weight` keys must be >= 0. Received key {key!r} in class_weight={shown!r}")
+            items[index] = value
+        if not items:
+            raise ValueError(f"`class_weight` is empty. Received: class_weight={shown!r}")
+        size = max(items) + 1
+        table, known = np.zeros(size, dtype=np.float64), np.zeros(size, dtype=bool)
+        for index, value in items.items():
+            table[index], known[index] = _check_weight(index, value, shown), True
+        return table, known
+    if hasattr(class_weight, "numpy") and callable(class_weight.numpy):
+        class_weight = class_weight.numpy()
+    arr = np.asarray(class_weight, dtype=object)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            "`class_weight` must be a method name, a dict {class_id: weight} or a 1-D sequence of per-class "
+            f"weights. Received: class_weight={_show(shown)}"
+        )
+    table = np.array([_check_weight(i, v, shown) for i, v in enumerate(arr.tolist())], dtype=np.float64)
+    return table, np.ones(table.size, dtype=bool)
+
+
+def _show(value: Any) -> str:
+    return repr(value.tolist()) if isinstance(value, np.ndarray) else repr(value)
+
+
+def _check_weight(index: int, value: Any, shown: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+        if not isinstance(value, (int, float, np.number)):
+            raise ValueError(
+                f"`class_weight` must hold numbers; class {index} has {value!r}. Received: class_weight={_show(shown)}"
+            ) from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(
+            f"`class_weight` must be finite and >= 0; class {index} has weight {number!r}. "
+            f"Received: class_weight={_show(shown)}"
+        )
+    return number
+
+
+def sample_weights(
+    y: Any,
+    class_weight: ClassWeight = "balanced",
+    multilabel_reduce: str = "mean",
+    empty_row_weight: float = 1.0,
+) -> np.ndarray:
+    """One float32 weight per row, for ``model.fit(sample_weight=...)`` or a ``tf.data`` pipeline.
+
+    Sparse and one-hot rows get the weight of their class. Multi-hot rows get the mean (``multilabel_reduce="mean"``)
+    or the max (``"max"``) of the weights of their positive labels — never the weight of the ``argmax`` column,
+    which is what Keras' ``class_weight`` does with a multi-hot row. Rows without any positive label get
+    ``empty_row_weight``.
+
+    Args:
+        y: labels in any format (binary, multi-class or multi-label).
+        class_weight: a method of :func:`class_weights` (computed from ``y``), a dict ``{class_id: weight}`` that
+            holds at least the classes present in ``y``, or a sequence of one weight per class (label).
+        multilabel_reduce: ``"mean"`` or ``"max"``, how multi-hot rows combine their labels' weights.
+        empty_row_weight: weight (``>= 0``) of multi-hot rows with no positive label.
+
+    Raises:
+        ValueError: for a negative, NaN or infinite weight (naming the class and value), a class present in ``y``
+            but missing from ``class_weight``, a sequence whose length does not match the label columns, or an
+            unknown ``multilabel_reduce``.
+
+    >>> sample_weights([0, 1, 1], {0: 2.0, 1: 0.5}).tolist()
+    [2.0, 0.5, 0.5]
+    >>> y = [[1, 1, 0], [0, 0, 1], [0, 0, 0]]
+    >>> sample_weights(y, [1.0, 3.0, 2.0]).tolist()
+    [2.0, 2.0, 1.0]
+    >>> sample_weights(y, [1.0, 3.0, 2.0], multilabel_reduce="max", empty_row_weight=0.0).tolist()
+    [3.0, 2.0, 0.0]
+    """
+    _check_choice("multilabel_reduce", multilabel_reduce, _REDUCES)
+    empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
+    if isinstance(class_weight, str):
+        if class_weight not in CLASS_WEIGHT_METHODS:
+            raise ValueError(
+                f"`class_weight` must be a method name (one of {list(CLASS_WEIGHT_METHODS)}), a dict "
+                f"{{class_id: weight}} or a sequence of per-class weights. Received: class_weight={class_weight!r}"
+            )
+        class_weight = class_weights(y, method=class_weight)
+    table, known = _weight_table(class_weight)
+    info = inspect_labels(y)
+    if info.task != "multilabel":
+        ids = to_class_ids(y)
+        present = np.unique(ids)
+        if info.format == "one_hot" and not isinstance(class_weight, Mapping) and table.size != info.num_classes:
+            raise ValueError(
+                f"`class_weight` has {table.size} entries but the one-hot labels have {info.num_classes} columns. "
+                f"Received: class_weight={_show(class_weight)}"
+            )
+        _check_known(present, table, known, class_weight, "Class")
+        return table[ids].astype(np.float32)
+
+    matrix = to_multi_hot(y).astype(np.float64)
+    k = matrix.shape[1]
+    if not isinstance(class_weight, Mapping) and table.size != k:
+        raise ValueError(
+            f"`class_weight` has {table.size} entries but the multi-hot labels have {k} columns. "
+            f"Received: class_weight={_show(class_weight)}"
+        )
+    _check_known(np.flatnonzero(matrix.sum(axis=0) > 0), table, known, class_weight, "Label")
+    w = np.zeros(k, dtype=np.float64)
+    usable = min(k, table.size)
+    w[:usable] = np.where(known[:usable], table[:usable], 0.0)
+    positives = matrix.sum(axis=1)
+    if multilabel_reduce == "mean":
+        combined = (matrix @ w) / np.maximum(positives, 1.0)
+    else:
+        combined = np.where(matrix > 0, w[None, :], -np.inf).max(axis=1)
+    return np.where(positives > 0, combined, empty_row_weight).astype(np.float32)
+
+
+def _check_known(present: np.ndarray, table: np.ndarray, known: np.ndarray, shown: Any, unit: str) -> None:
+    for index in present.tolist():
+        if index >= table.size or not known[index]:
+            raise ValueError(
+                f"{unit} {index} is present in `y` but has no weight in `class_weight`. "
+                f"Received: class_weight={_show(shown)}"
+            )
+
+
+# --- tf.data ---------------------------------------------------------------------------------------------------
+
+
+def _label_spec(dataset: Any, caller: str) -> tuple[tuple[Any, ...], tf.TensorSpec]:
+    """The element spec of a dataset of ``(x, y)`` / ``(x, y, w)`` tuples and the spec of its labels."""
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(f"`{caller}` needs a tf.data.Dataset. Received an object of type {type(dataset).__name__}.")
+    spec = dataset.element_spec
+    if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+        raise ValueError(
+            f"`{caller}` needs a dataset of (x, y) or (x, y, sample_weight) tuples. "
+            f"Received a dataset with element_spec={spec!r}"
+        )
+    y_spec = spec[1]
+    if not isinstance(y_spec, tf.TensorSpec) or not (y_spec.dtype.is_integer or y_spec.dtype.is_floating
+                                                     or y_spec.dtype.is_bool):
+        raise ValueError(
+            f"`{caller}` needs the labels y (second element) to be one numeric tensor. "
+            f"Received a dataset with element_spec={spec!r}"
+        )
+    return spec, y_spec
+
+
+def _decide_format(y_spec: tf.TensorSpec, num_classes: int | None, label_format: str | None, caller: str) -> str:
+    """``"sparse"`` (class ids) or ``"dense"`` (one-hot / multi-hot columns) from the static shape of the labels.
+
+    Rank 0 → sparse; last dimension 1 → sparse ids; last dimension equal to ``num_classes > 1`` → dense; rank 1
+    otherwise → sparse (a batch of ids), except when ``num_classes`` is unknown and the dimension is known and > 1
+    (an unbatched indicator row). ``label_format`` overrides the decision.
+    """
+    _check_choice("label_format", label_format, _LABEL_FORMATS)
+    shape = y_spec.shape
+    rank = shape.rank
+    if label_format == "sparse":
+        return "sparse"
+    if label_format == "dense":
+        if rank == 0:
+            raise ValueError(f"label_format='dense' needs labels with a class axis. Received labels {y_spec}.")
+        return "dense"
+    if rank is None:
+        raise ValueError(f"`{caller}` cannot tell the label format from labels of unknown rank ({y_spec}); "
+                         "pass label_format='sparse' or 'dense'.")
+    if rank == 0:
+        return "sparse"
+    last = shape[-1]
+    if last == 1:
+        return "sparse"
+    if last is not None and last > 1 and (num_classes is None or last == num_classes):
+        return "dense"
+    if rank == 1:
+        return "sparse"
+    if last is None:
+        raise ValueError(
+            f"`{caller}` cannot tell whether labels of shape {shape} hold class ids or indicator columns; "
+            "pass label_format='sparse' or 'dense'."
+        )
+    raise ValueError(
+        f"`{caller}`: the labels have {last} columns but there are {num_classes} classes. "
+        f"Received labels {y_spec}; pass label_format='sparse' if they hold class ids."
+    )
+
+
+def weight_dataset(
+    dataset: tf.data.Dataset,
+    class_weight: Mapping[int, float] | Sequence[float] | np.ndarray,
+    multilabel_reduce: str = "mean",
+    empty_row_weight: float = 1.0,
+    label_format: str | None = None,
+) -> tf.data.Dataset:
+    """Append a per-sample weight to a ``tf.data`` stream: ``(x, y) → (x, y, w)`` and ``(x, y, w0) → (x, y, w0 * w)``.
+
+    The map is vectorised: sparse ids look their weight up with ``tf.gather``; one-hot and multi-hot rows reduce
+    over their last axis (``"mean"`` or ``"max"`` of their positive labels' weights, exactly as
+    :func:`sample_weights`; rows with no positive get ``empty_row_weight``). Batched and unbatched datasets work.
+
+    The label format is read from ``dataset.element_spec`` (``K = len(class_weight)``): a scalar label or a last
+    dimension of 1 holds class ids; a last dimension equal to ``K > 1`` holds one-hot / multi-hot columns; any other
+    rank-1 label is a batch of ids. A batch of ``K`` ids (``batch(K, drop_remainder=True)``) looks like one
+    indicator row: pass ``label_format="sparse"`` then.
+
+    Args:
+        dataset: a ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, sample_weight)`` tuples.
+        class_weight: a dict ``{class_id: weight}`` with keys ``0..K-1``, or a sequence/array of ``K`` weights. A
+            method name is not accepted (there is no label array here): compute the weights first with
+            :func:`class_weights` on the training labels.
+        multilabel_reduce: ``"mean"`` or ``"max"`` for multi-hot rows.
+        empty_row_weight: weight of rows with no positive label.
+        label_format: ``None`` (decide from the element spec), ``"sparse"`` or ``"dense"``.
+
+    Raises:
+        ValueError: for a method name, invalid weights, elements that are not 2- or 3-tuples, or labels whose
+            shape does not fit the weights. Ids outside ``[0, K)`` raise ``InvalidArgumentError`` while iterating.
+
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[0.1], [0.2], [0.3]], [0, 1, 1])).batch(2)
+    >>> [w.numpy().tolist() for _, _, w in weight_dataset(ds, {0: 2.0, 1: 0.5})]
+    [[2.0, 0.5], [0.5]]
+    """
+    if isinstance(class_weight, str):
+        raise ValueError(
+            f"weight_dataset needs the weights themselves (a dict or a sequence), not a method name: there is no "
+            f"label array to compute them from. Use class_weight=class_weights(y_train, method={class_weight!r}). "
+            f"Received: class_weight={class_weight!r}"
+        )
+    _check_choice("multilabel_reduce", multilabel_reduce, _REDUCES)
+    empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
+    _check_choice("label_format", label_format, _LABEL_FORMATS)
+    table, known = _weight_table(class_weight)
+    if not np.all(known):
+        raise ValueError(
+            f"`class_weight` given as a dict must have keys 0..K-1 without gaps; class {int(np.argmin(known))} is "
+            f"missing. Received: class_weight={_show(class_weight)}"
+        )
+    spec, y_spec = _label_spec(dataset, "weight_dataset")
+    k = int(table.size)
+    fmt = _decide_format(y_spec, k, label_format, "weight_dataset")
+    weights = tf.constant(table, dtype=tf.float32)
+    squeeze = y_spec.shape.rank is not None and y_spec.shape.rank > 0 and y_spec.shape[-1] == 1
+
+    def per_sample(y: tf.Tensor) -> tf.Tensor:
+        if fmt == "sparse":
+            ids = tf.squeeze(y, axis=-1) if squeeze else y
+            ids = tf.cast(ids, tf.int32)
+            check = tf.debugging.assert_less(
+                ids, k, message=f"weight_dataset: a class id is >= the number of weights K={k}"
+            )
+            check2 = tf.debugging.assert_non_negative(ids, message="weight_dataset: a class id is negative")
+            with tf.control_dependencies([check, check2]):
+                return tf.gather(weights, ids)
+        m = tf.cast(y, tf.float32)
+        positives = tf.reduce_sum(m, axis=-1)
+        if multilabel_reduce == "mean":
+            combined = tf.reduce_sum(m * weights, axis=-1) / tf.maximum(positives, 1.0)
+        else:
+            combined = tf.reduce_max(tf.where(m > 0, weights + tf.zeros_like(m), -np.inf), axis=-1)
+        return tf.where(positives > 0, combined, tf.cast(empty_row_weight, tf.float32))
+
+    def add_weight(*element: Any) -> tuple[Any, ...]:
+        x, y = element[0], element[1]
+        w = per_sample(y)
+        if len(element) == 2:
+            return x, y, w
+        w0 = element[2]
+        if not w0.dtype.is_floating:
+            w0 = tf.cast(w0, tf.float32)
+        w = tf.cast(w, w0.dtype)
+        if w0.shape.rank is not None and w0.shape.rank == w.shape.rank + 1 and w0.shape[-1] == 1:
+            w = tf.expand_dims(w, -1)
+        return x, y, w0 * w
+
+    return dataset.map(add_weight, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# --- counts ----------------------------------------------------------------------------------------------------
+
+
+def class_counts(
+    y_or_dataset: Any, num_classes: int | None = None, label_format: str | None = None
+) -> np.ndarray:
+    """Per-class counts (per-label positives for multi-hot labels) as int64, from arrays or a ``tf.data`` stream.
+
+    Arrays go through :mod:`imbalance.labels`. A ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, w)`` tuples, batched
+    or not, is counted in-graph with ``Dataset.reduce`` (``tf.math.bincount`` for ids, a column sum for one-hot /
+    multi-hot rows): memory is O(classes), the labels are never materialised. The label format is read from the
+    element spec as in :func:`weight_dataset` (with ``K = num_classes``); ``label_format`` overrides it.
+
+    For sparse ids without ``num_classes`` the stream is read twice: a first pass finds the smallest and largest
+    id. Pass ``num_classes`` to read it once (ids are then checked in the same pass).
+
+    Args:
+        y_or_dataset: a label array or a ``tf.data.Dataset``.
+        num_classes: the number of classes (labels), when some may be absent from the data.
+        label_format: for datasets only: ``None``, ``"sparse"`` or ``"dense"``.
+
+    Raises:
+        ValueError: for ids that are negative, non-integer or ``>= num_classes`` (quoting the id), indicator
+            columns holding values other than 0/1, a ``num_classes`` that contradicts the columns, or an empty
+            dataset without ``num_classes``.
+
+    >>> class_counts([2, 0, 2]).tolist()
+    [1, 0, 2]
+    >>> ds = tf.data.Dataset.from_tensor_slices(([[0.0]] * 4, [[1, 0], [1, 1], [0, 0], [1, 0]])).batch(3)
+    >>> class_counts(ds).tolist()
+    [3, 1]
+    """
+    if num_classes is not None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"`num_classes` must be a positive integer or None. Received: num_classes={num_classes!r}")
+        num_classes = int(num_classes)
+    if not isinstance(y_or_dataset, tf.data.Dataset):
+        if label_format is not None:
+            raise ValueError(
+                f"`label_format` applies to datasets only; label arrays are read by imbalance.labels. "
+                f"Received: label_format={label_format!r}"
+            )
+        counts, _, _ = _counts_and_rows(y_or_dataset, num_classes)
+        return counts
+    _, y_spec = _label_spec(y_or_dataset, "class_counts")
+    fmt = _decide_format(y_spec, num_classes, label_format, "class_counts")
+    labels = y_or_dataset.map(lambda *element: element[1])
+    if fmt == "dense":
+        return _dense_counts(labels, y_spec, num_classes)
+    return _sparse_counts(labels, y_spec, num_classes)
+
+
+_INT64_MAX = np.iinfo(np.int64).max
+_INT64_MIN = np.iinfo(np.int64).min
+
+
+def _sparse_ids(y: tf.Tensor, y_spec: tf.TensorSpec) -> tuple[tf.Tensor, tf.Tensor]:
+    """Flat int64 ids and the number of non-integer entries (0 for integer labels)."""
+    flat = tf.reshape(y, [-1])
+    if y_spec.dtype.is_floating:
+        bad = tf.reduce_sum(tf.cast(tf.math.not_equal(flat, tf.math.round(flat)), tf.int64))
+    else:
+        bad = tf.constant(0, tf.int64)
+    return tf.cast(flat, tf.int64), bad
+
+
+def _sparse_counts(labels: tf.data.Dataset, y_spec: tf.TensorSpec, num_classes: int | None) -> np.ndarray:
+    def range_step(state: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        low, high, bad, rows = state
+        ids, non_integer = _sparse_ids(y, y_spec)
+        return (tf.minimum(low, tf.reduce_min(ids)), tf.maximum(high, tf.reduce_max(ids)), bad + non_integer,
+                rows + tf.size(ids, out_type=tf.int64))
+
+    start = (tf.constant(_INT64_MAX, tf.int64), tf.constant(_INT64_MIN, tf.int64), tf.constant(0, tf.int64),
+             tf.constant(0, tf.int64))
+    if num_classes is None:
+        low, high, bad, rows = (int(v) for v in labels.reduce(start, range_step))
+        _check_ids(low, high, bad, rows, None)
+        k = max(high + 1, 2)
+    else:
+        k = num_classes
+
+    def count_step(state: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        counts, low, high, bad, rows = state
+        ids, non_integer = _sparse_ids(y, y_spec)
+        clipped = tf.clip_by_value(ids, 0, k - 1)  # out-of-range ids are reported from low/high after the pass
+        counts = counts + tf.math.bincount(clipped, minlength=k, maxlength=k, dtype=tf.int64)
+        return (counts, tf.minimum(low, tf.reduce_min(ids)), tf.maximum(high, tf.reduce_max(ids)),
+                bad + non_integer, rows + tf.size(ids, out_type=tf.int64))
+
+    counts, *rest = labels.reduce((tf.zeros([k], tf.int64), *start), count_step)
+    if num_classes is not None:
+        _check_ids(*(int(v) for v in rest), num_classes)
+    return counts.numpy().astype(np.int64)
+
+
+def _check_ids(low: int, high: int, bad: int, rows: int, num_classes: int | None) -> None:
+    if bad:
+        raise ValueError(f"Class ids must be whole numbers; the dataset holds {bad} non-integer label values.")
+    if rows == 0:
+        if num_classes is None:
+            raise ValueError("The dataset holds no labels; pass `num_classes` to get zero counts.")
+        return
+    if low < 0:
+        raise ValueError(f"Class ids must be >= 0; the dataset holds class id {low}.")
+    if num_classes is not None and high >= num_classes:
+        raise ValueError(
+            f"Class ids must be < num_classes={num_classes}; the dataset holds class id {high}."
+        )
+
+
+def _dense_counts(labels: tf.data.Dataset, y_spec: tf.TensorSpec, num_classes: int | None) -> np.ndarray:
+    last = y_spec.shape[-1] if y_spec.shape.rank else None
+    if num_classes is not None and last is not None and last != num_classes:
+        raise ValueError(
+            f"Labels have {last} columns but num_classes={num_classes}; one-hot and multi-hot labels need one "
+            "column per class."
+        )
+    k = num_classes if num_classes is not None else last
+    if k is None:
+        raise ValueError(f"The number of label columns is unknown ({y_spec}); pass `num_classes`.")
+
+    def step(state: tuple[tf.Tensor, tf.Tensor], y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        counts, bad = state
+        m = tf.reshape(y, [-1, k])
+        not_binary = tf.logical_and(tf.not_equal(m, tf.zeros_like(m)), tf.not_equal(m, tf.ones_like(m)))
+        return (counts + tf.reduce_sum(tf.cast(m, tf.int64), axis=0),
+                bad + tf.reduce_sum(tf.cast(not_binary, tf.int64)))
+
+    counts, bad = labels.reduce((tf.zeros([k], tf.int64), tf.constant(0, tf.int64)), step)
+    if int(bad):
+        raise ValueError(
+            f"One-hot and multi-hot labels must hold only 0 and 1; the dataset holds {int(bad)} other values."
+        )
+    return counts.numpy().astype(np.int64)
+
+
+# --- initial bias ----------------------------------------------------------------------------------------------
+
+
+def output_bias(
+    y_or_counts: Any,
+    activation: str | None = None,
+    num_samples: int | None = None,
+    counts: bool = False,
+) -> np.ndarray:
+    """Log-prior bias (float32) for the last layer, ready for ``keras.initializers.Constant``.
+
+    Initialising the output bias at the log-prior makes an untrained model predict the base rate: it removes the
+    first epochs in which the model only learns the class frequencies (Karpathy's "init well"; the loss at step 0
+    is the entropy of the prior, not ``log 2``). It is what makes seed 002's model start at the base rate, and the
+    companion of prior correction (:func:`imbalance.thresholds.prior_shift`).
+
+    From labels:
+
+    * binary → sigmoid form ``log(p / (1 - p))``, shape ``(1,)`` (``activation="softmax"``: the 2 log-priors);
+    * multi-label → ``log(p_k / (1 - p_k))`` per label, ``(K,)``;
+    * multi-class → softmax form ``log(prior_k)``, ``(K,)`` (``activation="sigmoid"``: one-vs-rest
+      ``log(p_k / (1 - p_k))``).
+
+    From counts (a dict ``{class: count}``, or a 1-D sequence with ``counts=True``, e.g. :func:`class_counts`):
+
+    * default / ``"softmax"`` → ``log(count_k / sum(counts))``;
+    * ``"sigmoid"`` with 2 counts ``[n_neg, n_pos]`` and no ``num_samples`` → ``(1,)`` ``log(n_pos / n_neg)``;
+    * ``"sigmoid"`` with ``num_samples`` → the counts are positives per label: ``logit(count_k / num_samples)``.
+
+    Args:
+        y_or_counts: labels in any format, or counts (see ``counts``).
+        activation: ``None`` (the natural form of the task), ``"sigmoid"`` or ``"softmax"``.
+        num_samples: number of rows, for per-label counts with ``activation="sigmoid"``.
+        counts: ``True`` when ``y_or_counts`` is a 1-D sequence of counts. A 1-D array is otherwise read as
+            sparse labels (``[3, 1]`` would be two labels, not two counts); a dict is always counts.
+
+    Raises:
+        ValueError: for a class whose prior is 0 or 1 (the bias would be infinite; the message names the class),
+            invalid counts, an unknown ``activation``, or a combination that has no meaning (softmax on multi-label
+            labels, sigmoid on more than 2 counts without ``num_samples``).
+
+    >>> [round(float(b), 4) for b in output_bias([0, 0, 0, 1])]
+    [-1.0986]
+    >>> [round(float(b), 4) for b in output_bias({0: 6, 1: 3, 2: 1})]
+    [-0.5108, -1.204, -2.3026]
+    >>> [round(float(b), 3) for b in output_bias([99, 1], counts=True, activation="sigmoid")]
+    [-4.595]
+    """
+    _check_choice("activation", activation, _ACTIVATIONS)
+    if num_samples is not None:
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(f"`num_samples` must be a positive integer or None. Received: num_samples={num_samples!r}")
+        num_samples = int(num_samples)
+    if isinstance(y_or_counts, Mapping) or counts:
+        return _bias_from_counts(y_or_counts, activation, num_samples)
+    if num_samples is not None:
+        raise ValueError(
+            "`num_samples` is only used with counts (counts=True or a dict); labels give their own number of rows. "
+            f"Received: num_samples={num_samples}"
+        )
+    class_count, n, task = _counts_and_rows(y_or_counts, None)
+    c = class_count.astype(np.float64)
+    if task == "multilabel":
+        if activation == "softmax":
+            raise ValueError(
+                "activation='softmax' does not fit multi-label (multi-hot) labels: their labels are not exclusive. "
+                "Use a sigmoid output (activation=None or 'sigmoid')."
+            )
+        return _logit(c, n, "Label")
+    if task == "binary" and activation != "softmax":
+        return _logit(c[1:], n, "Class", first_index=1)
+    if activation == "sigmoid":
+        return _logit(c, n, "Class")
+    return _log_prior(c, "Class")
+
+
+def _bias_from_counts(value: Any, activation: str | None, num_samples: int | None) -> np.ndarray:
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
+    if not isinstance(value, Mapping) and np.ndim(value) != 1:
+        raise ValueError(
+            "Counts must be a dict {class: count} or a 1-D sequence of counts. "
+            f"Received an array of shape {np.shape(value)}."
+        )
+    c = np.asarray(check_vector("counts", value, low=0.0, allow_scalar=False), dtype=np.float64)
+    if activation == "sigmoid":
+        if num_samples is not None:
+            if np.any(c > num_samples):
+                i = int(np.argmax(c > num_samples))
+                raise ValueError(
+                    f"Label {i} has {c[i]:g} positives but num_samples={num_samples}; counts cannot exceed it."
+                )
+            return _logit(c, num_samples, "Label")
+        if c.size != 2:
+            raise ValueError(
+                f"activation='sigmoid' with {c.size} counts needs `num_samples` (the counts are then positives per "
+                f"label); 2 counts are read as [n_neg, n_pos]. Received counts={c.tolist()}"
+            )
+        return _logit(c[1:], c.sum(), "Class", first_index=1)
+    if num_samples is not None:
+        raise ValueError(
+            "`num_samples` is only used with activation='sigmoid'; softmax priors are count / sum(counts). "
+            f"Received: num_samples={num_samples}"
+        )
+    if c.size < 2:
+        raise ValueError(f"A softmax output needs at least 2 class counts. Received counts={c.tolist()}")
+    return _log_prior(c, "Class")
+
+
+def _logit(positives: np.ndarray, n: float, unit: str, first_index: int = 0) -> np.ndarray:
+    for i, count in enumerate(positives.tolist()):
+        if count == 0 or count == n:
+            prior = "0" if count == 0 else "1"
+            raise ValueError(
+                f"{unit} {i + first_index} has prior {prior} ({count:g} of {n:g}); its bias log(p / (1 - p)) would be "
+                "infinite."
+            )
+    p = positives / n
+    return (np.log(p) - np.log1p(-p)).astype(np.float32)
+
+
+def _log_prior(c: np.ndarray, unit: str) -> np.ndarray:
+    total = c.sum()
+    for i, count in enumerate(c.tolist()):
+        if count == 0:
+            raise ValueError(f"{unit} {i} has prior 0 (count 0 of {total:g}); its bias log(prior) would be -inf.")
+    return np.log(c / total).astype(np.float32)
