@@ -87,7 +87,7 @@ def _first_bad(mask: np.ndarray, arr: np.ndarray) -> str:
     """Describe the first offending entry of ``arr`` selected by ``mask``: its position and value."""
     index = tuple(int(i) for i in np.argwhere(mask)[0])
     where = f"row {index[0]}" + (f", column {index[1]}" if len(index) > 1 else "")
-    return f"{where} holds {arr[index]!r}"
+    return f"{where} holds {arr[index].item()!r}"
 
 
 def _check_finite(arr: np.ndarray) -> None:

@@ -25,7 +25,9 @@ def as_float(x: Any, dtype: str) -> Any:
 
 
 def prepare(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-    """Cast both to a common float dtype (at least float32)."""
+    """Cast both to a common float dtype (at least float32); a variable is read into a tensor."""
+    if hasattr(y_pred, "read_value"):  # tf.Variable: keras.ops would pass it through and some ops reject it
+        y_pred = y_pred.read_value()
     y_pred = ops.convert_to_tensor(y_pred)
     dtype = compute_dtype(y_pred)
     return as_float(y_true, dtype), ops.cast(y_pred, dtype)
@@ -40,6 +42,31 @@ def match_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
     elif t_rank == p_rank + 1 and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
     return y_true, y_pred
+
+
+def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype: str) -> Any:
+    """One-hot (or soft) labels of shape ``(..., K)`` from ids ``(...,)``/``(..., 1)`` (``sparse=True``) or from
+    one-hot labels (``sparse=False``), with a clear error when the static shapes say the other format was given."""
+    y_true = ops.convert_to_tensor(y_true)
+    last = y_true.shape[-1] if len(y_true.shape) else None
+    if sparse:
+        if num_classes is None:
+            raise ValueError("Sparse labels need a model output whose last axis (the classes) has a known size.")
+        ids = ops.cast(y_true, "int32")
+        if len(ids.shape) >= 2 and last == 1:
+            ids = ops.squeeze(ids, axis=-1)
+        elif len(ids.shape) >= 2 and last is not None and last == num_classes:
+            raise ValueError(
+                f"`sparse=True` expects integer class ids of shape (n,) or (n, 1), but the labels have shape "
+                f"{tuple(y_true.shape)} (one-hot?). Pass sparse=False for one-hot labels."
+            )
+        return ops.one_hot(ids, num_classes, dtype=dtype)
+    if num_classes is not None and last is not None and last != num_classes:
+        raise ValueError(
+            f"`sparse=False` expects one-hot labels with {num_classes} columns, but the labels have shape "
+            f"{tuple(y_true.shape)}. Pass sparse=True for integer class ids."
+        )
+    return ops.cast(y_true, dtype)
 
 
 def sigmoid_logits(y_pred: Any, from_logits: bool) -> Any:

@@ -21,6 +21,7 @@ from imbalance.losses._common import (
     check_length,
     check_scalar,
     check_vector,
+    labels_to_one_hot,
     log1m_softmax,
     match_rank,
     prepare,
@@ -108,11 +109,8 @@ def sparse_categorical_focal_loss(
     >>> bool(np.allclose(a, b))
     True
     """
-    y_pred = ops.convert_to_tensor(y_pred)
-    ids = ops.cast(ops.convert_to_tensor(y_true), "int32")
-    if len(ids.shape) == len(y_pred.shape):
-        ids = ops.squeeze(ids, axis=-1)
-    one_hot = ops.one_hot(ids, y_pred.shape[-1])
+    y_true, y_pred = prepare(y_true, y_pred)
+    one_hot = labels_to_one_hot(y_true, y_pred.shape[-1], sparse=True, dtype=y_pred.dtype)
     return categorical_focal_loss(one_hot, y_pred, gamma=gamma, alpha=alpha, from_logits=from_logits)
 
 
