@@ -1,0 +1,323 @@
+"""Pieces shared by every benchmark section: the ``Section`` result, machine / version facts, robust statistics,
+markdown helpers and atomic file writes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Section:
+    """What a benchmark section hands back to :mod:`benchmarks.run`.
+
+    ``body`` is markdown without the section heading; ``wins`` / ``losses`` are one-line plain statements (what we
+    do better or no worse than the reference, and where we cost more or do worse) shown in the section and in the
+    summary at the top of BENCHMARKS.md.
+    """
+
+    name: str
+    title: str
+    command: str
+    body: str
+    wins: list[str] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+    quick: bool = False
+    generated: str = ""
+    seconds: float = 0.0
+    failed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Section":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+# --- files ---------------------------------------------------------------------------------------------------
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a temporary file in the same directory, then ``os.replace`` it over ``path``: readers see
+    the old file or the new one, never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+# --- statistics ----------------------------------------------------------------------------------------------
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile)."""
+    arr = np.asarray(values, dtype=np.float64)
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    return float(q1), float(med), float(q3)
+
+
+# --- markdown ------------------------------------------------------------------------------------------------
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: Sequence[str] | None = None) -> str:
+    """A GitHub markdown table; ``align`` holds "l" / "r" / "c" per column."""
+    align = align or ["l"] * len(headers)
+    marks = {"l": ":---", "r": "---:", "c": ":---:"}
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(marks[a] for a in align) + " |"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
+    return "\n".join(lines)
+
+
+def md_bullets(items: Iterable[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+# --- environment ---------------------------------------------------------------------------------------------
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    text = _read("/proc/cpuinfo") or ""
+    for line in text.splitlines():
+        if line.lower().startswith(("model name", "hardware", "cpu model")):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_counts() -> dict[str, Any]:
+    logical = os.cpu_count()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = logical
+    physical = None
+    try:
+        import psutil  # optional: installed by the [bench] extra
+
+        physical = psutil.cpu_count(logical=False)
+    except Exception:
+        pass
+    quota = None
+    cpu_max = _read("/sys/fs/cgroup/cpu.max")
+    if cpu_max:
+        parts = cpu_max.split()
+        if parts and parts[0] != "max":
+            quota = round(int(parts[0]) / int(parts[1]), 2)
+    return {"logical": logical, "usable": usable, "physical": physical, "cgroup_quota": quota}
+
+
+def memory_bytes() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:
+        pass
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def cgroup_memory_limit() -> int | None:
+    raw = _read("/sys/fs/cgroup/memory.max") or _read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    if not raw or raw.strip() == "max":
+        return None
+    value = int(raw.strip())
+    return value if value < (1 << 60) else None
+
+
+def load_average() -> tuple[float, float, float] | None:
+    try:
+        return tuple(round(v, 2) for v in os.getloadavg())  # type: ignore[return-value]
+    except (AttributeError, OSError):
+        return None
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
+        if rev.returncode != 0:
+            return "no commit yet"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True,
+            timeout=10,
+        )
+        return rev.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def tensorflow_devices() -> str:
+    """Devices TensorFlow would run the benchmarks on (imports TensorFlow)."""
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return "CPU only"
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return "GPU: " + ", ".join(names)
+    except Exception as exc:  # pragma: no cover - depends on the installation
+        return f"unknown ({exc})"
+
+
+def environment() -> dict[str, Any]:
+    """Machine and software facts recorded at the top of BENCHMARKS.md and in every JSON result."""
+    mem = memory_bytes()
+    limit = cgroup_memory_limit()
+    return {
+        "cpu_model": cpu_model(),
+        "cpus": cpu_counts(),
+        "memory_gib": None if mem is None else round(mem / 2**30, 1),
+        "memory_limit_gib": None if limit is None else round(limit / 2**30, 1),
+        "os": platform.platform(),
+        "devices": tensorflow_devices(),
+        "python": platform.python_version(),
+        "versions": {
+            name: package_version(name)
+            for name in ("tensorflow", "keras", "numpy", "scikit-learn", "imbalanced-learn", "pandas", "imbalance")
+        },
+        "git": git_revision(),
+        "load_average": load_average(),
+    }
+
+
+def environment_markdown(env: dict[str, Any], load_after: tuple[float, float, float] | None = None) -> str:
+    cpus = env["cpus"]
+    cores = f"{cpus['usable']} usable of {cpus['logical']} logical"
+    if cpus.get("physical"):
+        cores += f" ({cpus['physical']} physical)"
+    if cpus.get("cgroup_quota"):
+        cores += f", cgroup quota {cpus['cgroup_quota']} CPUs"
+    memory = "unknown" if env["memory_gib"] is None else f"{env['memory_gib']} GiB"
+    if env.get("memory_limit_gib"):
+        memory += f" (cgroup limit {env['memory_limit_gib']} GiB)"
+    versions = env["versions"]
+    load = env.get("load_average")
+    load_text = "n/a" if load is None else " / ".join(f"{v:.2f}" for v in load)
+    if load_after is not None:
+        load_text += " at start; " + " / ".join(f"{v:.2f}" for v in load_after) + " at end"
+    rows = [
+        ("CPU", env["cpu_model"]),
+        ("Cores", cores),
+        ("Memory", memory),
+        ("TensorFlow devices", env["devices"]),
+        ("OS", env["os"]),
+        ("Load average (1/5/15 min)", load_text),
+        ("Python", env["python"]),
+        ("TensorFlow", versions["tensorflow"]),
+        ("Keras", versions["keras"]),
+        ("NumPy", versions["numpy"]),
+        ("scikit-learn", versions["scikit-learn"]),
+        ("imbalanced-learn", versions["imbalanced-learn"]),
+        ("imbalance", f"{versions['imbalance']}, git {env['git']}"),
+    ]
+    return md_table(["", ""], rows)
+
+
+def python_command(args: Sequence[str]) -> str:
+    """The command line as a user would type it from the repository root."""
+    return " ".join([".venv/bin/python", "-m", "benchmarks.run", *args]).strip()
+
+
+# --- progress ------------------------------------------------------------------------------------------------
+
+_console = None
+
+
+def console() -> Any:
+    """The shared rich console for progress lines (plain stdout if rich is missing)."""
+    global _console
+    if _console is None:
+        try:
+            from rich.console import Console
+
+            _console = Console(highlight=False, log_path=False)
+        except ImportError:  # pragma: no cover - rich is a dependency
+            _console = False
+    return _console
+
+
+def log(message: str) -> None:
+    """A progress line with a timestamp; ``message`` may use rich markup (escape untrusted text with
+    :func:`escape`)."""
+    con = console()
+    if con:
+        con.log(message)
+    else:  # pragma: no cover
+        print(message, flush=True)
+
+
+def escape(text: str) -> str:
+    try:
+        from rich.markup import escape as _escape
+
+        return _escape(text)
+    except ImportError:  # pragma: no cover
+        return text
