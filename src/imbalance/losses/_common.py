@@ -85,21 +85,33 @@ def softmax_logits(y_pred: Any, from_logits: bool) -> Any:
     return ops.log(ops.clip(y_pred, EPSILON, 1.0))
 
 
-def log1m_softmax(logits: Any, axis: int = -1) -> Any:
-    """``log(1 - softmax(logits))`` for every class, exact and with finite gradients for any finite logits.
+def log_softmax_and_log1m(logits: Any, axis: int = -1) -> tuple[Any, Any]:
+    """``(log softmax(z), log(1 - softmax(z)))`` for every class, exact and with finite gradients for any finite
+    logits.
 
     For a class that is not the row's argmax, ``p <= 1/2`` and ``log1p(-p)`` is exact. For the argmax class,
     ``1 - p`` is the softmax mass of the other classes: ``logsumexp`` over the row without that class minus
     ``logsumexp`` over the whole row — computed without cancellation, in O(K) per row.
     """
     num_classes = logits.shape[axis]
-    log_z = ops.logsumexp(logits, axis=axis, keepdims=True)
-    log_p = logits - log_z
-    is_max = ops.one_hot(ops.argmax(logits, axis=axis), num_classes, axis=axis, dtype=logits.dtype) > 0
-    neg_inf = ops.full_like(logits, -np.inf)
-    log_rest = ops.logsumexp(ops.where(is_max, neg_inf, logits), axis=axis, keepdims=True) - log_z
-    p_safe = ops.where(is_max, ops.zeros_like(log_p), ops.exp(log_p))  # keeps the unused branch finite
-    return ops.where(is_max, ops.broadcast_to(log_rest, ops.shape(logits)), ops.log1p(-p_safe))
+    shifted = logits - ops.max(logits, axis=axis, keepdims=True)  # the argmax is 0: no rounding of large offsets
+    log_z = ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True))
+    log_p = shifted - log_z
+    is_max = ops.one_hot(ops.argmax(logits, axis=axis), num_classes, axis=axis, dtype="bool")
+    log_rest = ops.logsumexp(ops.where(is_max, -np.inf, shifted), axis=axis, keepdims=True) - log_z
+    p_safe = ops.exp(ops.where(is_max, -np.inf, log_p))  # 0 at the argmax: keeps the unused branch finite
+    return log_p, ops.where(is_max, log_rest, ops.log1p(-p_safe))
+
+
+def log1m_softmax(logits: Any, axis: int = -1) -> Any:
+    """``log(1 - softmax(logits))`` for every class (see :func:`log_softmax_and_log1m`).
+
+    >>> import numpy as np
+    >>> z = np.array([[40.0, 0.0, -3.0]])
+    >>> bool(np.allclose(log1m_softmax(z), np.log([np.exp(-40) + np.exp(-43), 1.0, 1.0]), rtol=1e-6))
+    True
+    """
+    return log_softmax_and_log1m(logits, axis)[1]
 
 
 def safe_pow(base: Any, exponent: float) -> Any:

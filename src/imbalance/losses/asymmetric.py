@@ -44,9 +44,9 @@ def asymmetric_loss(
         log_one_minus_pm = ops.log(one_minus_pm)
         p_m = 1.0 - one_minus_pm
     else:
-        log_one_minus_pm = ops.log_sigmoid(-logits)
-        p_m = ops.sigmoid(logits)
-    positive = ops.exp(gamma_pos * ops.log_sigmoid(-logits)) * log_p
+        log_one_minus_pm = log_p - logits  # log_sigmoid(-z)
+        p_m = ops.exp(log_p)
+    positive = log_p if gamma_pos == 0 else ops.exp(gamma_pos * (log_p - logits)) * log_p  # (1-p)^γ+ · log p
     negative = safe_pow(p_m, gamma_neg) * log_one_minus_pm
     loss = -(y_true * positive + (1.0 - y_true) * negative)
     return ops.mean(loss, axis=-1)

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from imbalance.losses._common import as_constant, labels_to_one_hot, log1m_softmax, prepare, softmax_logits
+from imbalance.losses._common import as_constant, labels_to_one_hot, log_softmax_and_log1m, prepare, softmax_logits
 
 
 def _quote(value: Any) -> str:
@@ -123,10 +123,9 @@ def cost_sensitive_crossentropy(
         )
     logits = softmax_logits(y_pred, from_logits)
     y = labels_to_one_hot(y_true, len(matrix), sparse, logits.dtype)
-    cross_entropy = -ops.sum(y * ops.log_softmax(logits, axis=-1), axis=-1)
+    log_p, log_1m_p = log_softmax_and_log1m(logits)
     expected_cost = ops.matmul(y, as_constant(matrix, logits.dtype))  # (..., K): cost of predicting each j
-    penalty = -ops.sum(expected_cost * log1m_softmax(logits), axis=-1)
-    return cross_entropy + penalty
+    return -ops.sum(y * log_p + expected_cost * log_1m_p, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from imbalance.losses._common import (
@@ -22,7 +23,7 @@ from imbalance.losses._common import (
     check_scalar,
     check_vector,
     labels_to_one_hot,
-    log1m_softmax,
+    log_softmax_and_log1m,
     match_rank,
     prepare,
     sigmoid_logits,
@@ -54,7 +55,7 @@ def binary_focal_loss(
     y_true, y_pred = match_rank(y_true, y_pred)
     logits = sigmoid_logits(y_pred, from_logits)
     log_p = ops.log_sigmoid(logits)  # log p(positive)
-    log_q = ops.log_sigmoid(-logits)  # log p(negative)
+    log_q = log_p - logits  # log p(negative) = log_sigmoid(-z)
     cross_entropy = -(y_true * log_p + (1.0 - y_true) * log_q)
     log_one_minus_p_t = y_true * log_q + (1.0 - y_true) * log_p
     loss = ops.exp(gamma * log_one_minus_p_t) * cross_entropy
@@ -85,9 +86,11 @@ def categorical_focal_loss(
     """
     y_true, y_pred = prepare(y_true, y_pred)
     logits = softmax_logits(y_pred, from_logits)
-    log_p = ops.log_softmax(logits, axis=-1)
-    modulating = ops.exp(gamma * log1m_softmax(logits)) if gamma != 0 else 1.0
-    loss = -y_true * modulating * log_p
+    if gamma == 0:
+        loss = -y_true * ops.log_softmax(logits, axis=-1)
+    else:
+        log_p, log_1m_p = log_softmax_and_log1m(logits)
+        loss = -y_true * ops.exp(gamma * log_1m_p) * log_p
     if alpha is not None:
         loss = as_constant(alpha, logits.dtype) * loss
     return ops.sum(loss, axis=-1)
@@ -110,8 +113,19 @@ def sparse_categorical_focal_loss(
     True
     """
     y_true, y_pred = prepare(y_true, y_pred)
-    one_hot = labels_to_one_hot(y_true, y_pred.shape[-1], sparse=True, dtype=y_pred.dtype)
-    return categorical_focal_loss(one_hot, y_pred, gamma=gamma, alpha=alpha, from_logits=from_logits)
+    logits = softmax_logits(y_pred, from_logits)
+    is_true = labels_to_one_hot(y_true, logits.shape[-1], sparse=True, dtype="bool")
+    # Only the true class counts: log p_t by selection, log(1 - p_t) from the logsumexp of the other classes.
+    shifted = logits - ops.max(logits, axis=-1, keepdims=True)  # no rounding of large offsets below
+    log_z = ops.log(ops.sum(ops.exp(shifted), axis=-1))
+    log_p_t = ops.sum(ops.where(is_true, shifted, 0.0), axis=-1) - log_z
+    loss = -log_p_t
+    if gamma != 0:
+        log_1m_p_t = ops.logsumexp(ops.where(is_true, -np.inf, shifted), axis=-1) - log_z
+        loss = ops.exp(gamma * log_1m_p_t) * loss
+    if alpha is not None:
+        loss = ops.sum(ops.where(is_true, as_constant(alpha, logits.dtype), 0.0), axis=-1) * loss
+    return loss
 
 
 class _FocalBase(keras.losses.Loss):

@@ -34,7 +34,9 @@ def weighted_binary_crossentropy(
     y_true, y_pred = match_rank(y_true, y_pred)
     logits = sigmoid_logits(y_pred, from_logits)
     weight = as_constant(pos_weight, logits.dtype)
-    loss = -(weight * y_true * ops.log_sigmoid(logits) + (1.0 - y_true) * ops.log_sigmoid(-logits))
+    # -w·y·log σ(z) - (1-y)·log σ(-z), with -log σ(z) = softplus(-z) and -log σ(-z) = z + softplus(-z):
+    # one softplus per element, as tf.nn.weighted_cross_entropy_with_logits does.
+    loss = (1.0 - y_true) * logits + (1.0 + (weight - 1.0) * y_true) * ops.softplus(-logits)
     return ops.mean(loss, axis=-1)
 
 
