@@ -24,22 +24,27 @@ def test_raising_the_false_positive_cost_of_class_0_raises_its_precision_at_argm
         weights=[0.1, 0.3, 0.3, 0.3], class_sep=0.8, random_state=0,
     )
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.5, stratify=y, random_state=0)
-    results = {}
-    for fp_cost in (0.0, 3.0):
-        cost = np.zeros((4, 4))
-        cost[1:, 0] = fp_cost  # predicting class 0 when the truth is another class
-        keras.utils.set_random_seed(0)
-        model = _mlp(10, 4)
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss=CostSensitiveCrossentropy(cost, from_logits=True, sparse=True))
-        model.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
-        predicted = model.predict(x_test, verbose=0).argmax(axis=1)
-        results[fp_cost] = (
-            precision_score(y_test == 0, predicted == 0),
-            recall_score(y_test == 0, predicted == 0),
-        )
-    (p_plain, r_plain), (p_cost, r_cost) = results[0.0], results[3.0]
-    assert p_cost > p_plain + 0.05, results
-    assert r_cost < r_plain  # the price: fewer class-0 predictions
+    gains = []
+    for seed in (0, 1, 2):  # several initialisations: the effect must not be one lucky seed
+        results = {}
+        for fp_cost in (0.0, 3.0):
+            cost = np.zeros((4, 4))
+            cost[1:, 0] = fp_cost  # predicting class 0 when the truth is another class
+            keras.utils.set_random_seed(seed)
+            model = _mlp(10, 4)
+            loss = CostSensitiveCrossentropy(cost, from_logits=True, sparse=True)
+            model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
+            model.fit(x_train, y_train, epochs=8, batch_size=128, verbose=0)
+            predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+            results[fp_cost] = (
+                precision_score(y_test == 0, predicted == 0),
+                recall_score(y_test == 0, predicted == 0),
+            )
+        (p_plain, r_plain), (p_cost, r_cost) = results[0.0], results[3.0]
+        assert p_cost > p_plain, (seed, results)
+        assert r_cost < r_plain, (seed, results)  # the price: fewer class-0 predictions
+        gains.append(p_cost - p_plain)
+    assert np.mean(gains) > 0.03, gains  # measured: +0.10, +0.08, +0.04
 
 
 def test_pos_weights_from_the_data_lift_micro_recall_above_plain_bce_on_seed_002():
