@@ -457,3 +457,9 @@ def test_class_weights_from_counts_equals_class_weights_from_the_labels():
         class_weights_from_counts([5, 0, 2])
     with pytest.raises(ValueError, match=r"counts=-1"):
         class_weights_from_counts(-1)
+
+
+def test_output_bias_suggests_counts_true_when_counts_are_read_as_labels():
+    with pytest.raises(ValueError, match=r"If \[80, 15, 5\] are class counts rather than labels, pass counts=True"):
+        output_bias(np.array([80, 15, 5]))
+    np.testing.assert_allclose(output_bias(np.array([80, 15, 5]), counts=True), np.log([0.8, 0.15, 0.05]), rtol=1e-6)

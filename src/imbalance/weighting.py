@@ -769,7 +769,20 @@ def output_bias(
             "`num_samples` is only used with counts (counts=True or a dict); labels give their own number of rows. "
             f"Received: num_samples={num_samples}"
         )
-    class_count, n, task = _counts_and_rows(y_or_counts, None)
+    try:
+        return _bias_from_labels(y_or_counts, activation)
+    except ValueError as error:
+        if np.ndim(y_or_counts) == 1 and "prior" in str(error):  # maybe counts read as labels: say so
+            shown = np.asarray(y_or_counts).tolist()
+            raise ValueError(
+                f"{error} If {shown[:10]}{'…' if len(shown) > 10 else ''} are class counts rather than labels, "
+                "pass counts=True."
+            ) from None
+        raise
+
+
+def _bias_from_labels(y: Any, activation: str | None) -> np.ndarray:
+    class_count, n, task = _counts_and_rows(y, None)
     c = class_count.astype(np.float64)
     if task == "multilabel":
         if activation == "softmax":
