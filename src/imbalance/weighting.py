@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import check_scalar, check_vector
+from imbalance.losses._common import check_counts, check_scalar, check_vector, quote
 
 __all__ = [
     "CLASS_WEIGHT_METHODS",
@@ -183,10 +183,7 @@ def class_weights_from_counts(
     """
     _check_choice("method", method, CLASS_WEIGHT_METHODS)
     beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
-    c = np.asarray(check_vector("counts", counts, low=0.0, allow_scalar=False), dtype=np.float64)
-    if np.any(c == 0):
-        i = int(np.argmax(c == 0))
-        raise ValueError(f"Class {i} has a count of 0 (counts: {c.tolist()}); its weight would be infinite.")
+    c = np.asarray(check_counts("counts", counts), dtype=np.float64)
     n = c.sum() if num_samples is None else check_scalar("num_samples", num_samples, low=0.0, low_inclusive=False)
     return _weights_from_counts(c, n, method, beta)
 
@@ -310,14 +307,10 @@ def _weight_table(class_weight: Any) -> tuple[np.ndarray, np.ndarray]:
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(
             "`class_weight` must be a method name, a dict {class_id: weight} or a 1-D sequence of per-class "
-            f"weights. Received: class_weight={_show(shown)}"
+            f"weights. Received: class_weight={quote(shown)}"
         )
     table = np.array([_check_weight(i, v, shown) for i, v in enumerate(arr.tolist())], dtype=np.float64)
     return table, np.ones(table.size, dtype=bool)
-
-
-def _show(value: Any) -> str:
-    return repr(value.tolist()) if isinstance(value, np.ndarray) else repr(value)
 
 
 def _check_weight(index: int, value: Any, shown: Any) -> float:
@@ -327,12 +320,12 @@ def _check_weight(index: int, value: Any, shown: Any) -> float:
         number = math.nan
         if not isinstance(value, (int, float, np.number)):
             raise ValueError(
-                f"`class_weight` must hold numbers; class {index} has {value!r}. Received: class_weight={_show(shown)}"
+                f"`class_weight` must hold numbers; class {index} has {value!r}. Received: class_weight={quote(shown)}"
             ) from None
     if not math.isfinite(number) or number < 0:
         raise ValueError(
             f"`class_weight` must be finite and >= 0; class {index} has weight {number!r}. "
-            f"Received: class_weight={_show(shown)}"
+            f"Received: class_weight={quote(shown)}"
         )
     return number
 
@@ -387,7 +380,7 @@ def sample_weights(
         if info.format == "one_hot" and not isinstance(class_weight, Mapping) and table.size != info.num_classes:
             raise ValueError(
                 f"`class_weight` has {table.size} entries but the one-hot labels have {info.num_classes} columns. "
-                f"Received: class_weight={_show(class_weight)}"
+                f"Received: class_weight={quote(class_weight)}"
             )
         _check_known(present, table, known, class_weight, "Class")
         return table[ids].astype(np.float32)
@@ -397,7 +390,7 @@ def sample_weights(
     if not isinstance(class_weight, Mapping) and table.size != k:
         raise ValueError(
             f"`class_weight` has {table.size} entries but the multi-hot labels have {k} columns. "
-            f"Received: class_weight={_show(class_weight)}"
+            f"Received: class_weight={quote(class_weight)}"
         )
     _check_known(np.flatnonzero(matrix.sum(axis=0) > 0), table, known, class_weight, "Label")
     w = np.zeros(k, dtype=np.float64)
@@ -416,7 +409,7 @@ def _check_known(present: np.ndarray, table: np.ndarray, known: np.ndarray, show
         if index >= table.size or not known[index]:
             raise ValueError(
                 f"{unit} {index} is present in `y` but has no weight in `class_weight`. "
-                f"Received: class_weight={_show(shown)}"
+                f"Received: class_weight={quote(shown)}"
             )
 
 
@@ -530,7 +523,7 @@ def weight_dataset(
     if not np.all(known):
         raise ValueError(
             f"`class_weight` given as a dict must have keys 0..K-1 without gaps; class {int(np.argmin(known))} is "
-            f"missing. Received: class_weight={_show(class_weight)}"
+            f"missing. Received: class_weight={quote(class_weight)}"
         )
     spec, y_spec = _label_spec(dataset, "weight_dataset")
     k = int(table.size)

@@ -126,7 +126,10 @@ def safe_pow(base: Any, exponent: float) -> Any:
 # --- argument validation -------------------------------------------------------------------------------------
 
 
-def _format(value: Any) -> str:
+def quote(value: Any) -> str:
+    """The received value as a short Python literal for an error message (arrays and tensors as nested lists)."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        value = value.numpy()
     if isinstance(value, np.ndarray):
         return repr(value.tolist())
     return repr(value)
@@ -138,15 +141,15 @@ def check_scalar(name: str, value: Any, low: float | None = None, high: float | 
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number. Received: {name}={_format(value)}") from None
+        raise ValueError(f"`{name}` must be a number. Received: {name}={quote(value)}") from None
     if isinstance(value, bool) or not math.isfinite(number):
-        raise ValueError(f"`{name}` must be a finite number. Received: {name}={_format(value)}")
+        raise ValueError(f"`{name}` must be a finite number. Received: {name}={quote(value)}")
     if low is not None and (number < low or (number == low and not low_inclusive)):
         sign = ">=" if low_inclusive else ">"
-        raise ValueError(f"`{name}` must be {sign} {low}. Received: {name}={_format(value)}")
+        raise ValueError(f"`{name}` must be {sign} {low}. Received: {name}={quote(value)}")
     if high is not None and (number > high or (number == high and not high_inclusive)):
         sign = "<=" if high_inclusive else "<"
-        raise ValueError(f"`{name}` must be {sign} {high}. Received: {name}={_format(value)}")
+        raise ValueError(f"`{name}` must be {sign} {high}. Received: {name}={quote(value)}")
     return number
 
 
@@ -168,14 +171,14 @@ def check_vector(name: str, value: Any, low: float | None = None, high: float | 
     arr = np.asarray(value, dtype=object)
     if arr.ndim == 0:
         if not allow_scalar:
-            raise ValueError(f"`{name}` must be a 1-D sequence. Received: {name}={_format(value)}")
+            raise ValueError(f"`{name}` must be a 1-D sequence. Received: {name}={quote(value)}")
         return check_scalar(name, value, low, high, low_inclusive)
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"`{name}` must be a scalar or a non-empty 1-D sequence. Received: {name}={_format(value)}")
+        raise ValueError(f"`{name}` must be a scalar or a non-empty 1-D sequence. Received: {name}={quote(value)}")
     try:
         floats = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must hold numbers. Received: {name}={_format(value)}") from None
+        raise ValueError(f"`{name}` must hold numbers. Received: {name}={quote(value)}") from None
     bad = ~np.isfinite(floats)
     if low is not None:
         bad |= floats < low if low_inclusive else floats <= low
@@ -190,7 +193,7 @@ def check_vector(name: str, value: Any, low: float | None = None, high: float | 
             bounds.append(f"<= {high}")
         expected = "finite" + (" and " + " and ".join(bounds) if bounds else "")
         raise ValueError(
-            f"`{name}` must be {expected}; entry {i} is {float(floats[i])!r}. Received: {name}={_format(value)}"
+            f"`{name}` must be {expected}; entry {i} is {float(floats[i])!r}. Received: {name}={quote(value)}"
         )
     return [float(v) for v in floats]
 
@@ -202,16 +205,16 @@ def check_counts(name: str, value: Any) -> list[float]:
     arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
     if arr.ndim != 1 or arr.size < 2:
         raise ValueError(
-            f"`{name}` must be a 1-D sequence with one count per class (at least 2). Received: {name}={_format(value)}"
+            f"`{name}` must be a 1-D sequence with one count per class (at least 2). Received: {name}={quote(value)}"
         )
     if not np.all(np.isfinite(arr)):
         i = int(np.argmax(~np.isfinite(arr)))
-        raise ValueError(f"`{name}` must be finite; class {i} has {float(arr[i])!r}. Received: {name}={_format(value)}")
+        raise ValueError(f"`{name}` must be finite; class {i} has {float(arr[i])!r}. Received: {name}={quote(value)}")
     if np.any(arr <= 0):
         i = int(np.argmax(arr <= 0))
         raise ValueError(
             f"`{name}` must be > 0 for every class; class {i} has count {arr[i]:g} (a class absent from the "
-            f"training data has no prior). Received: {name}={_format(value)}"
+            f"training data has no prior). Received: {name}={quote(value)}"
         )
     return [float(v) for v in arr]
 

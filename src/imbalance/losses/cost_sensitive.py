@@ -24,16 +24,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from imbalance.losses._common import as_constant, labels_to_one_hot, log_softmax_and_log1m, prepare, softmax_logits
-
-
-def _quote(value: Any) -> str:
-    """The received value as a short Python literal (nested lists for arrays and tensors)."""
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
-    if isinstance(value, np.ndarray):
-        return repr(value.tolist())
-    return repr(value)
+from imbalance.losses._common import (
+    as_constant,
+    labels_to_one_hot,
+    log_softmax_and_log1m,
+    prepare,
+    quote,
+    softmax_logits,
+)
 
 
 def check_cost_matrix(value: Any) -> list[list[float]]:
@@ -41,7 +39,7 @@ def check_cost_matrix(value: Any) -> list[list[float]]:
 
     Raises a ValueError quoting the received matrix otherwise.
     """
-    received = f"Received: cost_matrix={_quote(value)}"
+    received = f"Received: cost_matrix={quote(value)}"
     raw = value.numpy() if hasattr(value, "numpy") and callable(value.numpy) else value
     try:
         arr = np.asarray(raw, dtype=np.float64)
