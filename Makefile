@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile $(QUIET_TF)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow $(QUIET_TF)
+	$(BIN)/python -m pytest -m slow $(QUIET_TF); rc=$$?; if [ $$rc -eq 5 ]; then echo "no slow tests yet"; else exit $$rc; fi
 
 demo: $(STAMP)
 	$(BIN)/imbalance demo $(QUIET_TF)
