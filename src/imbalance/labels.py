@@ -45,6 +45,7 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "multilabel")
 __all__ = [
     "LabelInfo",
     "TASKS",
+    "check_positive_int",
     "inspect_labels",
     "infer_task",
     "to_class_ids",
@@ -102,6 +103,19 @@ def _check_integral(arr: np.ndarray, what: str) -> None:
             raise ValueError(f"{what} must be whole numbers; {_first_bad(bad, arr)}.")
 
 
+def check_positive_int(name: str, value: Any) -> int | None:
+    """``value`` as an int when it is a positive integer, None when it is None; else a ValueError quoting it.
+
+    >>> check_positive_int("num_classes", 3)
+    3
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
+    return int(value)
+
+
 def inspect_labels(y: Any, num_classes: int | None = None, task: str | None = None) -> LabelInfo:
     """Decide the task, format and number of classes of a label array, and validate it.
 
@@ -124,10 +138,7 @@ def inspect_labels(y: Any, num_classes: int | None = None, task: str | None = No
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"`task` must be one of {list(TASKS)} or None. Received: task={task!r}")
-    if num_classes is not None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"`num_classes` must be a positive integer or None. Received: num_classes={num_classes!r}")
-        num_classes = int(num_classes)
+    num_classes = check_positive_int("num_classes", num_classes)
     arr = _as_array(y)
     if arr.ndim == 0 or arr.ndim > 2:
         raise ValueError(

@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
+from imbalance.labels import check_positive_int, inspect_labels, to_class_ids, to_multi_hot
 from imbalance.losses._common import check_counts, check_scalar, check_vector, quote
 
 __all__ = [
@@ -518,7 +518,6 @@ def weight_dataset(
         )
     _check_choice("multilabel_reduce", multilabel_reduce, _REDUCES)
     empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
-    _check_choice("label_format", label_format, _LABEL_FORMATS)
     table, known = _weight_table(class_weight)
     if not np.all(known):
         raise ValueError(
@@ -597,10 +596,7 @@ def class_counts(
     >>> class_counts(ds).tolist()
     [3, 1]
     """
-    if num_classes is not None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"`num_classes` must be a positive integer or None. Received: num_classes={num_classes!r}")
-        num_classes = int(num_classes)
+    num_classes = check_positive_int("num_classes", num_classes)
     if not isinstance(y_or_dataset, tf.data.Dataset):
         if label_format is not None:
             raise ValueError(
@@ -751,10 +747,7 @@ def output_bias(
     [-4.595]
     """
     _check_choice("activation", activation, _ACTIVATIONS)
-    if num_samples is not None:
-        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"`num_samples` must be a positive integer or None. Received: num_samples={num_samples!r}")
-        num_samples = int(num_samples)
+    num_samples = check_positive_int("num_samples", num_samples)
     if isinstance(y_or_counts, Mapping) or counts:
         return _bias_from_counts(y_or_counts, activation, num_samples)
     if num_samples is not None:
