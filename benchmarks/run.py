@@ -44,6 +44,11 @@ from benchmarks._report import (  # noqa: E402
 # name -> (module, title shown in --list). Later issues add samplers, thresholds and KEEL quality sections here.
 SECTIONS: dict[str, tuple[str, str]] = {
     "loss_speed": ("benchmarks.loss_speed", "Loss speed: train step vs Keras cross-entropy"),
+    "metric_speed": ("benchmarks.metric_speed", "Metric speed: streaming update vs Keras Precision"),
+    "threshold_speed": ("benchmarks.threshold_speed", "Threshold search at 10 M scores vs precision_recall_curve"),
+    "sampler_speed": ("benchmarks.sampler_speed", "Sampling speed and streaming memory"),
+    "threshold_holdout": ("benchmarks.threshold_holdout", "Do tuned thresholds hold on unseen data? (KEEL)"),
+    "diagnose_overhead": ("benchmarks.diagnose_overhead", "CollapseMonitor overhead per epoch"),
 }
 
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
