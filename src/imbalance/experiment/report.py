@@ -1,0 +1,253 @@
+"""``report.html``: one self-contained page (plots embedded as PNG data URIs) for a comparison.
+
+Sections: the verdict, the results table (mean ± spread over units), precision-recall curves per strategy,
+confusion matrices at the tuned thresholds, the class distribution each strategy trained on, the diagnosis of each
+strategy's test scores, and every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imbalance.experiment.runner import Results
+
+__all__ = ["render_report", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;
+text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
+tr.best td{background:#eef8ee;font-weight:600}.verdict{padding:.8rem 1rem;border-radius:6px;background:#f0f4ff;
+border:1px solid #c9d6ff}.tie{background:#fff8e6;border-color:#f0d48a}.muted{color:#666;font-size:.85rem}
+pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-size:.8rem}img{max-width:100%}
+"""
+
+
+def _png(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _first_runs(results: "Results") -> dict[str, dict[str, Any]]:
+    """Each strategy's run on the first unit (seed 0, fold 0), or its first run."""
+    first: dict[str, dict[str, Any]] = {}
+    for r in results.runs:
+        s = r["strategy"]
+        if s not in first or (r["seed"], r["fold"]) < (first[s]["seed"], first[s]["fold"]):
+            first[s] = r
+    return first
+
+
+def _pr_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    table = results.table.set_index("strategy")
+    for s, r in first.items():
+        curve = r.get("pr_curve") or {}
+        if curve.get("recall"):
+            auc = table.loc[s, "pr_auc"] if "pr_auc" in table.columns else float("nan")
+            ax.step(curve["recall"], curve["precision"], where="post", label=f"{s} (PR-AUC {auc:.3f})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    goal = results.goal
+    if goal.kind == "recall_at_precision":
+        ax.axhline(goal.target, color="k", linestyle=":", linewidth=1, label=f"precision target {goal.target:g}")
+    elif goal.kind == "precision_at_recall":
+        ax.axvline(goal.target, color="k", linestyle=":", linewidth=1, label=f"recall target {goal.target:g}")
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"Precision-recall on test ({_target_text(results)}; seed 0, fold 0)", fontsize=9)
+    return _png(fig)
+
+
+def _target_text(results: "Results") -> str:
+    task = results.data.task
+    class_id = results.config.get("class_id")
+    if task == "binary":
+        return f"positive class {results.data.class_names[1] if len(results.data.class_names) > 1 else 1}"
+    if task == "multilabel":
+        return "all labels, micro"
+    if class_id is not None:
+        return f"class {results.data.class_names[class_id]}"
+    return "all classes, one-vs-rest pooled"
+
+
+def _confusion_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(first)
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    size = 2.6 if results.data.task != "multiclass" else 3.2
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    labels = ["neg", "pos"] if results.data.task != "multiclass" else results.data.class_names
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, s in zip(axes.ravel(), names):
+        matrix = np.asarray(first[s]["confusion"], dtype=float)
+        ax.axis("on")
+        ax.imshow(matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+        k = matrix.shape[0]
+        if k <= 10:
+            for i in range(k):
+                for j in range(k):
+                    ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center", fontsize=6 if k > 4 else 8)
+        ax.set_xticks(range(k), labels[:k], fontsize=6)
+        ax.set_yticks(range(k), labels[:k], fontsize=6)
+        ax.set_title(s, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
+    fig.suptitle("Confusion matrices at the tuned thresholds (seed 0, fold 0; colour = row fraction)", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _distribution_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sampled = {s: r for s, r in first.items() if r.get("seen_counts")}
+    base = next(iter(first.values()))["train_counts"]
+    if not base:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    k = len(base)
+    series = {"data (training rows)": np.asarray(base, float)}
+    for s, r in sampled.items():
+        series[s] = np.asarray(r["seen_counts"], float)
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series.items()):
+        share = values / max(values.sum(), 1e-12)
+        ax.bar(np.arange(k) + i * width - 0.4 + width / 2, share, width=width, label=label)
+    names = results.data.class_names if results.data.task != "binary" else ["neg", "pos"]
+    ax.set_xticks(range(k), names[:k], fontsize=7)
+    ax.set_ylabel("share of what the model sees")
+    ax.set_title("Class distribution before and after sampling / weighting (first unit)", fontsize=9)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _results_table(results: "Results") -> str:
+    table = results.table
+    v = results.verdict
+    metric = results.goal.metric_name
+    headers = ["strategy", f"{metric} (mean ± sd)", "units"]
+    extra = [c for c in ("precision", "recall", "held", "pr_auc", "balanced_accuracy", "seconds") if c in table]
+    headers += extra
+    out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
+    for row in table.to_dict("records"):
+        cls = ' class="best"' if row["strategy"] == v.recommended else ""
+        mark = " ★" if row["strategy"] == v.winner else (" (recommended)" if row["strategy"] == v.recommended else "")
+        cells = [html.escape(row["strategy"]) + mark,
+                 f"{_fmt(row['objective'])} ± {_fmt(row.get('objective_std'))}", str(row["units"])]
+        cells += [_fmt(row.get(c), 1 if c == "seconds" else 3) for c in extra]
+        out.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _runs_table(results: "Results") -> str:
+    cols = ["strategy", "seed", "fold", "inner", "objective", "precision", "recall", "pr_auc", "threshold", "seconds"]
+    out = ["<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"]
+    for r in results.runs:
+        cells = []
+        for c in cols:
+            value = r.get(c)
+            if c == "threshold":
+                value = ", ".join(f"{t:.3g}" for t in (value or [])[:5]) + (" …" if value and len(value) > 5 else "")
+            cells.append(_fmt(value))
+        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def render_report(results: "Results") -> str:
+    """The report as one HTML string (images embedded)."""
+    d = results.data
+    v = results.verdict
+    first = _first_runs(results)
+    counts = ", ".join(f"{n}: {int(c)}" for n, c in zip(d.class_names, d.counts))
+    config = results.config
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>imbalance compare — {html.escape(d.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>imbalance compare — {html.escape(d.name)}</h1>",
+        f"<p class='muted'>{html.escape(d.task)} task, {len(d.y)} rows; "
+        f"{'positives per label' if d.task == 'multilabel' else 'class counts'}: {html.escape(counts)}.<br>"
+        f"Objective <code>{html.escape(config['objective'])}</code>"
+        + (f" on class {html.escape(d.class_names[config['class_id']])}" if config.get("class_id") is not None else "")
+        + f"; {config['epochs']} epochs, {config['seeds']} seed(s), model {html.escape(str(config['model']))}; "
+        f"{v.units} paired evaluation units.</p>",
+        f"<div class='verdict{' tie' if v.winner is None else ''}'><b>Verdict.</b> {html.escape(v.reason)}</div>",
+        "<h2>Results on test</h2>",
+        _results_table(results),
+        "<p class='muted'>Objective measured on each unit's test rows at the threshold tuned on its training rows"
+        + ("; <i>held</i> = fraction of units where the constraint held on test" if results.goal.kind in (
+            "recall_at_precision", "precision_at_recall") else "")
+        + ". PR-AUC is the average precision of the scores (threshold-free).</p>",
+        "<h2>Precision-recall curves</h2>",
+        f"<img alt='precision-recall curves' src='{_pr_figure(results, first)}'>",
+        "<h2>Confusion matrices</h2>",
+        f"<img alt='confusion matrices' src='{_confusion_figure(results, first)}'>",
+    ]
+    dist = _distribution_figure(results, first)
+    if dist:
+        parts += ["<h2>Class distribution seen in training</h2>", f"<img alt='class distribution' src='{dist}'>"]
+    diagnoses = [(s, r.get("diagnosis")) for s, r in first.items() if r.get("diagnosis")]
+    if diagnoses:
+        parts.append("<h2>Diagnosis of each strategy's test scores (seed 0, fold 0)</h2>")
+        for s, diag in diagnoses:
+            parts.append(f"<h3>{html.escape(s)}</h3><pre>{html.escape(str(diag.get('text', '')))}</pre>")
+    parts += [
+        "<h2>Every run</h2>",
+        "<details><summary>show</summary>",
+        _runs_table(results),
+        "</details>",
+        "<p class='muted'>Files: <code>runs.jsonl</code> (one line per run), <code>results.csv</code>, "
+        "<code>best.keras</code> (the recommended strategy's model: outputs <code>scores</code> and "
+        "<code>decisions</code>), <code>thresholds.json</code>.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_report(results: "Results", path: str | os.PathLike[str]) -> Path:
+    """Render and write the report atomically; return its path."""
+    from imbalance.experiment.runner import _atomic_write
+
+    path = Path(path)
+    _atomic_write(path, render_report(results))
+    return path

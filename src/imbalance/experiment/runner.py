@@ -1,0 +1,855 @@
+"""``compare``: train the same model under several strategies, over several splits, and say honestly which wins.
+
+The protocol, chosen so that a small minority class does not decide the verdict by luck:
+
+* **Evaluation units.** Each seed draws a stratified split. With enough rows of the class that matters (at least
+  ``min_positives`` expected in the test part) a unit is one train / test split (``test_size``); otherwise the seed's
+  rows are cut into ``folds`` stratified folds and each fold is a unit's test set, so every row is tested once per
+  seed. Every strategy sees exactly the same units, so the comparison is paired.
+* **Thresholds.** Inside a unit's training rows the decision threshold is chosen for ``objective`` either on a
+  stratified validation split (``val_size``) or, when that split would hold fewer than ``min_positives`` positives,
+  on out-of-fold scores of ``inner_folds`` models trained on the rest (the unit's test scores are then the mean of
+  those models). Constraint objectives (``recall@precision>=P``) use the tuner's confidence bound by default.
+* **Metrics on test**: the objective at the tuned threshold (for a constraint: the recall or precision reached, and
+  whether the constraint held), PR-AUC, balanced accuracy, per-class precision / recall.
+* **Verdict**: see :func:`imbalance.experiment.verdict.verdict`.
+* **Results are never lost**: each finished run is appended to ``runs.jsonl`` in ``out_dir`` (the whole file is
+  rewritten to a temporary file and moved into place, so it is never half-written); running the same command again
+  skips the runs already there, so an interrupted comparison resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
+
+__all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp"]
+
+RUNS_FILE = "runs.jsonl"
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonData:
+    """Features, labels in the model's format and what the runner needs to know about them.
+
+    ``y`` holds class ids for binary and multi-class data and a multi-hot matrix for multi-label data.
+    ``preprocessor`` (optional) returns a fresh, unfitted scikit-learn transformer; it is fitted on each unit's
+    training rows only.
+    """
+
+    name: str
+    x: Any
+    y: np.ndarray
+    task: str
+    num_classes: int
+    class_names: list[str]
+    preprocessor: Callable[[], Any] | None = None
+
+    @property
+    def counts(self) -> np.ndarray:
+        if self.task == "multilabel":
+            return self.y.sum(axis=0).astype(np.int64)
+        return np.bincount(self.y, minlength=self.num_classes).astype(np.int64)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        x = self.x
+        if hasattr(x, "to_numpy"):
+            h.update(str(list(x.columns)).encode())
+            h.update(x.to_csv(index=False).encode())
+        else:
+            h.update(np.ascontiguousarray(x).tobytes())
+        return h.hexdigest()[:16]
+
+
+def prepare_data(data: Any, target: Any = None) -> ComparisonData:
+    """Accept a demo name, a :class:`~imbalance.datasets.DemoDataset`, a table loaded by
+    :func:`imbalance.data.load_table`, a path to a table file, or an ``(x, y)`` pair.
+
+    >>> d = prepare_data("digits_lt")
+    >>> d.task, d.num_classes, int(d.counts[0])
+    ('multiclass', 10, 18)
+    """
+    from imbalance.datasets import DemoDataset, load_demo
+
+    if isinstance(data, (str, os.PathLike)) and not Path(data).exists() and str(data) in _demo_names():
+        data = load_demo(str(data))
+    elif isinstance(data, (str, os.PathLike)):
+        from imbalance.data.io import load_table
+
+        data = load_table(data, target)
+    if isinstance(data, DemoDataset):
+        return _from_arrays(data.name, data.x, data.y, data.task, data.class_names)
+    if hasattr(data, "preprocessor") and hasattr(data, "x") and hasattr(data, "y"):
+        y = np.asarray(data.y)
+        info = inspect_labels(y, task=getattr(data, "task", None))
+        names = [str(c) for c in getattr(data, "class_names", range(info.num_classes))]
+        return ComparisonData(
+            name=Path(str(getattr(data, "source", "table"))).name,
+            x=data.x,
+            y=to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y),
+            task=info.task,
+            num_classes=info.num_classes,
+            class_names=names,
+            preprocessor=data.preprocessor,
+        )
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return _from_arrays("arrays", data[0], data[1], None, None)
+    raise TypeError(
+        "`data` must be a demo name (digits_lt, fraud, multilabel30), a DemoDataset, a table from "
+        f"imbalance.data.load_table, a file path, or an (x, y) pair. Received: {type(data).__name__}"
+    )
+
+
+def _demo_names() -> tuple[str, ...]:
+    return ("digits_lt", "fraud", "multilabel30")
+
+
+def _from_arrays(name: str, x: Any, y: Any, task: str | None, class_names: Sequence[str] | None) -> ComparisonData:
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same number of rows. Received: {len(x)} and {len(y)}")
+    if not np.all(np.isfinite(x)):
+        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).any(axis=1))[0])
+        raise ValueError(f"`x` holds NaN or infinite values (first at row {row}); impute or drop them first.")
+    info = inspect_labels(y, task=task)
+    ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
+    names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
+    return ComparisonData(name=name, x=x, y=ids, task=info.task, num_classes=info.num_classes, class_names=names)
+
+
+# --- model -----------------------------------------------------------------------------------------------------
+
+
+def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0) -> Any:
+    """The default model: an MLP sized to the data (two ReLU layers of ``clip(2 × features, 32, 256)`` units), or a
+    small CNN when the inputs are images (``(h, w)`` or ``(h, w, c)``). The last layer outputs logits.
+
+    >>> build_mlp((20,), 1).output.shape
+    (None, 1)
+    """
+    import keras
+
+    init = keras.initializers.GlorotUniform(seed=seed)
+    inputs = keras.Input(tuple(input_shape))
+    h = inputs
+    if len(input_shape) >= 2:
+        if len(input_shape) == 2:
+            h = keras.layers.Reshape((*input_shape, 1))(h)
+        h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=init)(h)
+        h = keras.layers.MaxPooling2D()(h)
+        h = keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=init)(h)
+        h = keras.layers.GlobalAveragePooling2D()(h)
+    else:
+        width = int(np.clip(2 * int(np.prod(input_shape)), 32, 256))
+        for _ in range(2):
+            h = keras.layers.Dense(width, activation="relu", kernel_initializer=init)(h)
+    logits = keras.layers.Dense(outputs, kernel_initializer=init, name="logits")(h)
+    return keras.Model(inputs, logits, name="mlp" if len(input_shape) == 1 else "cnn")
+
+
+# --- objective ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Goal:
+    """The objective read once: what the tuner optimises and what the test score is."""
+
+    text: str
+    kind: str  # "fbeta" | "recall_at_precision" | "precision_at_recall" | "cost"
+    beta: float = 1.0
+    target: float = 0.0
+    fp: float = 1.0
+    fn: float = 1.0
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.kind != "cost"
+
+    @property
+    def metric_name(self) -> str:
+        return {
+            "fbeta": "f1" if self.beta == 1 else f"f{self.beta:g}",
+            "recall_at_precision": f"recall@precision>={self.target:g}",
+            "precision_at_recall": f"precision@recall>={self.target:g}",
+            "cost": "cost/row",
+        }[self.kind]
+
+
+def _goal(objective: str) -> _Goal:
+    from imbalance.thresholds import parse_objective
+
+    parsed = parse_objective(objective)
+    kind = parsed.kind
+    return _Goal(
+        text=objective,
+        kind=kind,
+        beta=float(getattr(parsed, "beta", 1.0) or 1.0),
+        target=float(getattr(parsed, "target", 0.0) or 0.0),
+        fp=float(getattr(parsed, "fp", 1.0) or 1.0),
+        fn=float(getattr(parsed, "fn", 1.0) or 1.0),
+    )
+
+
+def _binary_scores(goal: _Goal, y: np.ndarray, decision: np.ndarray) -> dict[str, float]:
+    """Objective, precision and recall of 0/1 decisions (flattened for multi-label: micro-averaged)."""
+    y = np.asarray(y).astype(bool).ravel()
+    d = np.asarray(decision).astype(bool).ravel()
+    tp = float(np.sum(y & d))
+    fp = float(np.sum(~y & d))
+    fn = float(np.sum(y & ~d))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    out = {"precision": precision, "recall": recall}
+    b2 = goal.beta**2
+    fbeta = (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp) if tp else 0.0
+    out["fbeta"] = fbeta
+    if goal.kind == "fbeta":
+        out["objective"] = fbeta
+    elif goal.kind == "recall_at_precision":
+        out["objective"] = recall
+        out["held"] = float(precision >= goal.target)
+    elif goal.kind == "precision_at_recall":
+        out["objective"] = precision
+        out["held"] = float(recall >= goal.target)
+    else:
+        out["objective"] = (goal.fp * fp + goal.fn * fn) / len(y)
+    return out
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """What :func:`compare` found: every run, the summary table and the verdict.
+
+    ``table`` has one row per strategy: the objective's mean and spread over units, PR-AUC, balanced accuracy and,
+    for constraint objectives, how often the constraint held on test. ``best`` is the recommended strategy (the
+    winner, or the cheapest of the tied strategies).
+    """
+
+    runs: list[dict[str, Any]]
+    config: dict[str, Any]
+    data: ComparisonData
+    goal: _Goal
+    models: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def table(self):  # -> pandas.DataFrame
+        from imbalance.experiment.verdict import summary_table
+
+        return summary_table(self.runs, self.config["strategies"], self.goal.higher_is_better)
+
+    @property
+    def verdict(self):
+        from imbalance.experiment.strategies import STRATEGIES
+        from imbalance.experiment.verdict import verdict
+
+        costs = {s: STRATEGIES[s].cost if s in STRATEGIES else 99 for s in self.config["strategies"]}
+        return verdict(self.runs, self.config["strategies"], self.goal.higher_is_better, costs)
+
+    @property
+    def best(self) -> str:
+        return self.verdict.recommended
+
+    def save(self, out_dir: str | os.PathLike[str] | None = None) -> Path:
+        """Write ``runs.jsonl`` (already there when ``compare`` had ``out_dir``), ``results.csv``, the recommended
+        strategy's model ``best.keras`` (scores and decisions), ``thresholds.json`` and ``report.html``."""
+        from imbalance.experiment.report import write_report
+
+        out = Path(out_dir) if out_dir is not None else self.out_dir
+        if out is None:
+            raise ValueError("`out_dir` is required: compare() was run without one.")
+        out.mkdir(parents=True, exist_ok=True)
+        if self.out_dir is None or Path(self.out_dir).resolve() != out.resolve():
+            _write_runs(out / RUNS_FILE, self.runs)
+        _atomic_write(out / "results.csv", self.table.to_csv(index=False))
+        best = self.best
+        model_path = out / "models" / f"{best}.keras"
+        if best in self.models:
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            self.models[best].save(model_path)
+        if model_path.exists():
+            _atomic_copy(model_path, out / "best.keras")
+        thresholds = out / "thresholds" / f"{best}.json"
+        if thresholds.exists():
+            _atomic_copy(thresholds, out / "thresholds.json")
+        write_report(self, out / "report.html")
+        return out
+
+
+# --- files -----------------------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        with open(src, "rb") as a, open(tmp, "wb") as b:
+            b.write(a.read())
+        os.replace(tmp, dst)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_runs(path: Path, runs: list[dict[str, Any]]) -> None:
+    _atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in runs))
+
+
+def _read_runs(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    runs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not a JSON record ({error.msg}); move the file away to "
+                             "start over.") from None
+    return runs
+
+
+# --- the runner ------------------------------------------------------------------------------------------------
+
+
+def compare(
+    data: Any,
+    target: Any = None,
+    strategies: str | Sequence[str] | None = None,
+    objective: str = "f1",
+    class_id: int | None = None,
+    model: str | Callable[..., Any] = "mlp",
+    epochs: int = 30,
+    seeds: int = 3,
+    batch_size: int | None = None,
+    learning_rate: float = 3e-3,
+    test_size: float = 0.25,
+    val_size: float = 0.25,
+    folds: int = 3,
+    inner_folds: int = 2,
+    min_positives: int = 20,
+    confidence: float | None | str = "auto",
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+) -> Results:
+    """Train the same model under each strategy on the same paired splits; return :class:`Results`.
+
+    Args:
+        data: see :func:`prepare_data`; ``target`` names the label column(s) of a table file.
+        strategies: names (list or comma-separated) from :mod:`imbalance.experiment.strategies`; ``None`` runs
+            every strategy that applies to the task.
+        objective: the user's goal in :mod:`imbalance.thresholds` syntax (``"f1"``, ``"recall@precision>=0.9"``,
+            ``"cost:fp=1,fn=10"``, …). Multi-class data needs ``class_id`` (the class that matters) for a
+            threshold; without it the score is the macro average over classes at argmax.
+        model: ``"mlp"`` (default, a small CNN for image-shaped inputs) or ``model_fn(input_shape, outputs, seed)``
+            returning an uncompiled Keras model with logits as output.
+        epochs, seeds, batch_size, learning_rate: training budget (``batch_size`` defaults to 64 below 5,000 rows
+            and 256 above).
+        test_size, val_size, folds, inner_folds, min_positives: the protocol described in the module docstring.
+        confidence: passed to the threshold tuner for constraint objectives (``"auto"``: its default).
+        out_dir: where ``runs.jsonl`` is kept (and resumed from); ``Results.save`` writes the report there.
+        progress: show a rich progress bar over runs and epochs.
+        on_run: called with each finished run's record (after it is written).
+    """
+    import keras
+
+    from imbalance.experiment.strategies import resolve
+
+    d = prepare_data(data, target)
+    goal = _goal(objective)
+    if d.task == "multiclass":
+        if class_id is not None and not 0 <= int(class_id) < d.num_classes:
+            raise ValueError(f"`class_id` must be in [0, {d.num_classes - 1}]. Received: class_id={class_id}")
+        if class_id is None and goal.kind != "fbeta":
+            raise ValueError(
+                f"Objective {objective!r} constrains one class: pass class_id (the class that matters, 0..."
+                f"{d.num_classes - 1}); without class_id only f1/fbeta objectives (macro average) apply."
+            )
+    elif class_id is not None:
+        raise ValueError(f"`class_id` applies to multi-class data only; this data is {d.task}.")
+    names = resolve(strategies, d.task)
+    for name, value in (("epochs", epochs), ("seeds", seeds), ("folds", folds), ("inner_folds", inner_folds)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if "folds" in name else 1):
+            low = 2 if "folds" in name else 1
+            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+    for name, value in (("test_size", test_size), ("val_size", val_size)):
+        if not 0 < float(value) < 1:
+            raise ValueError(f"`{name}` must be in (0, 1). Received: {name}={value!r}")
+    n = len(d.y)
+    batch_size = int(batch_size or (64 if n < 5000 else 256))
+    config = {
+        "data": d.name,
+        "fingerprint": d.fingerprint(),
+        "task": d.task,
+        "objective": objective,
+        "class_id": class_id,
+        "model": model if isinstance(model, str) else getattr(model, "__name__", "model_fn"),
+        "epochs": int(epochs),
+        "seeds": int(seeds),
+        "batch_size": batch_size,
+        "learning_rate": float(learning_rate),
+        "test_size": float(test_size),
+        "val_size": float(val_size),
+        "folds": int(folds),
+        "inner_folds": int(inner_folds),
+        "min_positives": int(min_positives),
+        "confidence": confidence,
+        "strategies": names,
+    }
+    key_config = {k: v for k, v in config.items() if k != "strategies"}
+    config_id = hashlib.sha256(json.dumps(key_config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    config["config_id"] = config_id
+
+    out = Path(out_dir) if out_dir is not None else None
+    previous = _read_runs(out / RUNS_FILE) if out is not None else []
+    kept = [r for r in previous if r.get("config_id") == config_id]
+    others = [r for r in previous if r.get("config_id") != config_id]
+    done = {(r["strategy"], r["seed"], r["fold"]) for r in kept}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_write(out / "config.json", json.dumps(config, indent=2, default=str) + "\n")
+
+    units = _units(d, goal, class_id, int(seeds), int(folds), float(test_size), int(min_positives))
+    todo = [(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
+    runs = list(kept)
+    models: dict[str, Any] = {}
+    bar = _Progress(progress, total=len(units) * len(names), completed=len(units) * len(names) - len(todo))
+    with bar:
+        for strategy, unit in todo:
+            bar.start_run(f"{strategy} · seed {unit.seed} · fold {unit.fold}", epochs)
+            record, served = _run_one(d, goal, class_id, strategy, unit, config, model, bar, out)
+            runs.append(record)
+            if out is not None:
+                _write_runs(out / RUNS_FILE, others + runs)
+            if served is not None and unit.seed == 0 and unit.fold == 0:
+                models[strategy] = served
+            if on_run is not None:
+                on_run(record)
+            bar.finish_run()
+            keras.backend.clear_session(free_memory=False)
+    order = {(s, u.seed, u.fold): i for i, (u, s) in enumerate((u, s) for u in units for s in names)}
+    runs.sort(key=lambda r: order.get((r["strategy"], r["seed"], r["fold"]), 1 << 30))
+    return Results(runs=runs, config=config, data=d, goal=goal, models=models, out_dir=out)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    seed: int
+    fold: int
+    train: np.ndarray
+    test: np.ndarray
+    outer: str  # "holdout" | "cv"
+
+
+def _strata(d: ComparisonData) -> np.ndarray | None:
+    """Labels to stratify on: the class ids, or for multi-label data the rarest positive label of each row (rows
+    without positives form their own stratum)."""
+    if d.task != "multilabel":
+        return d.y
+    rarity = np.where(d.y > 0, d.counts[None, :], np.iinfo(np.int64).max)
+    rarest = np.argmin(rarity, axis=1)
+    strata = np.where(d.y.any(axis=1), rarest, -1)
+    values, counts = np.unique(strata, return_counts=True)
+    small = values[counts < 10]
+    return np.where(np.isin(strata, small), -2, strata)
+
+
+def _target_positives(d: ComparisonData, class_id: int | None) -> int:
+    """Rows of the class that matters: the chosen class, the positive class, or the rarest class / label."""
+    counts = d.counts
+    if d.task == "binary":
+        return int(counts[1])
+    if class_id is not None:
+        return int(counts[class_id])
+    return int(counts[counts > 0].min())
+
+
+def _units(d: ComparisonData, goal: _Goal, class_id: int | None, seeds: int, folds: int, test_size: float,
+           min_positives: int) -> list[_Unit]:
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    strata = _strata(d)
+    positives = _target_positives(d, class_id)
+    index = np.arange(len(d.y))
+    units = []
+    for seed in range(seeds):
+        if positives * test_size >= min_positives:
+            train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=strata)
+            units.append(_Unit(seed, 0, np.sort(train), np.sort(test), "holdout"))
+        else:
+            kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            for fold, (train, test) in enumerate(kfold.split(index, strata)):
+                units.append(_Unit(seed, fold, train, test, "cv"))
+    return units
+
+
+def _run_one(d: ComparisonData, goal: _Goal, class_id: int | None, strategy: str, unit: _Unit,
+             config: dict[str, Any], model: Any, bar: "_Progress", out: Path | None) -> tuple[dict[str, Any], Any]:
+    """Train one strategy on one unit, tune the threshold inside the unit's training rows, score its test rows."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    started = time.perf_counter()
+    x_train, x_test = _features(d, unit)
+    y_train, y_test = d.y[unit.train], d.y[unit.test]
+    strata = _strata(d)[unit.train]
+    positives_train = _count_target(d, y_train, class_id)
+    expected_val = positives_train * config["val_size"]
+    seed = 1000 * unit.seed + unit.fold
+    inner = "validation" if expected_val >= config["min_positives"] else "cv"
+    fitted = []
+    if inner == "validation":
+        local = np.arange(len(y_train))
+        fit_idx, val_idx = train_test_split(local, test_size=config["val_size"], random_state=seed, stratify=strata)
+        m, seen = _train(d, strategy, x_train[fit_idx], y_train[fit_idx], config, model, seed, bar)
+        fitted.append(m)
+        val_scores = _predict(d, m, x_train[val_idx])
+        val_y = y_train[val_idx]
+        test_scores = _predict(d, m, x_test)
+    else:
+        kfold = StratifiedKFold(n_splits=config["inner_folds"], shuffle=True, random_state=seed)
+        val_scores = np.zeros((len(y_train), _outputs(d)), np.float32)
+        test_scores = np.zeros((len(y_test), _outputs(d)), np.float32)
+        seen = None
+        for k, (fit_idx, val_idx) in enumerate(kfold.split(np.arange(len(y_train)), strata)):
+            m, seen_k = _train(d, strategy, x_train[fit_idx], y_train[fit_idx], config, model, seed + 100 * k, bar)
+            fitted.append(m)
+            val_scores[val_idx] = _predict(d, m, x_train[val_idx])
+            test_scores += _predict(d, m, x_test) / config["inner_folds"]
+            seen = seen_k if seen is None or seen_k is None else seen + seen_k
+        val_y = y_train
+    tuner, threshold_note = _tune(d, goal, class_id, val_y, val_scores, config)
+    record = {
+        "config_id": config["config_id"],
+        "strategy": strategy,
+        "seed": unit.seed,
+        "fold": unit.fold,
+        "outer": unit.outer,
+        "inner": inner,
+        "train_rows": int(len(y_train)),
+        "test_rows": int(len(y_test)),
+        "threshold_note": threshold_note,
+        "seconds": round(time.perf_counter() - started, 3),
+        "train_counts": _counts(d, y_train).tolist(),
+        "seen_counts": None if seen is None else [float(v) for v in np.asarray(seen)],
+    }
+    record.update(_evaluate(d, goal, class_id, tuner, y_test, test_scores))
+    record["diagnosis"] = _diagnosis(d, y_test, test_scores, class_id)
+    served = None
+    if unit.seed == 0 and unit.fold == 0:
+        served = _served_model(d, fitted, tuner)
+        if out is not None:
+            (out / "models").mkdir(parents=True, exist_ok=True)
+            served.save(out / "models" / f"{strategy}.keras")
+            if tuner is not None:
+                (out / "thresholds").mkdir(parents=True, exist_ok=True)
+                tuner.save(out / "thresholds" / f"{strategy}.json")
+    return record, served
+
+
+def _features(d: ComparisonData, unit: _Unit) -> tuple[np.ndarray, np.ndarray]:
+    if d.preprocessor is None:
+        x = np.asarray(d.x, np.float32)
+        return x[unit.train], x[unit.test]
+    transformer = d.preprocessor()
+    x_train = transformer.fit_transform(d.x.iloc[unit.train])
+    x_test = transformer.transform(d.x.iloc[unit.test])
+    dense = [np.asarray(a.todense() if hasattr(a, "todense") else a, np.float32) for a in (x_train, x_test)]
+    return dense[0], dense[1]
+
+
+def _outputs(d: ComparisonData) -> int:
+    return 1 if d.task == "binary" else d.num_classes
+
+
+def _counts(d: ComparisonData, y: np.ndarray) -> np.ndarray:
+    if d.task == "multilabel":
+        return y.sum(axis=0).astype(np.int64)
+    return np.bincount(y, minlength=d.num_classes).astype(np.int64)
+
+
+def _count_target(d: ComparisonData, y: np.ndarray, class_id: int | None) -> int:
+    counts = _counts(d, y)
+    if d.task == "binary":
+        return int(counts[1])
+    if class_id is not None:
+        return int(counts[class_id])
+    return int(counts[counts > 0].min()) if (counts > 0).any() else 0
+
+
+def _train(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, config: dict[str, Any], model: Any,
+           seed: int, bar: "_Progress") -> tuple[Any, np.ndarray | None]:
+    import keras
+
+    from imbalance.experiment.strategies import StrategyContext, get_strategy
+
+    keras.utils.set_random_seed(seed)
+    ctx = StrategyContext(task=d.task, num_classes=d.num_classes, x=x, y=y, epochs=config["epochs"],
+                          batch_size=config["batch_size"], seed=seed)
+    plan = get_strategy(strategy).build(ctx)
+    factory = build_mlp if model == "mlp" else model
+    net = factory(x.shape[1:], _outputs(d), seed)
+    net.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=plan.loss)
+    fit_kwargs: dict[str, Any] = {"epochs": config["epochs"], "verbose": 0,
+                                  "callbacks": [*plan.callbacks, bar.epoch_callback()]}
+    inputs = dict(plan.fit_inputs or {})
+    if "x" in inputs:
+        fit_kwargs["x"] = inputs.pop("x")
+    else:
+        fit_kwargs.update(x=x, y=ctx.model_targets(), batch_size=config["batch_size"], shuffle=True)
+    fit_kwargs.update(inputs)
+    net.fit(**fit_kwargs)
+    return net, plan.seen_counts
+
+
+def _predict(d: ComparisonData, net: Any, x: np.ndarray) -> np.ndarray:
+    logits = np.asarray(net.predict(x, batch_size=4096, verbose=0), np.float64)
+    if d.task == "multiclass":
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def _tune(d: ComparisonData, goal: _Goal, class_id: int | None, y: np.ndarray, scores: np.ndarray,
+          config: dict[str, Any]) -> tuple[Any, str]:
+    """A fitted ThresholdTuner (``None`` for multi-class data without ``class_id``: argmax) and a note on how the
+    threshold was chosen (empty, or why it is a fallback)."""
+    import warnings
+
+    from imbalance.thresholds import ThresholdTuner
+
+    if d.task == "multiclass" and class_id is None:
+        return None, "argmax"
+    kwargs: dict[str, Any] = {"objective": goal.text, "on_unreachable": "best"}
+    if class_id is not None:
+        kwargs["class_id"] = int(class_id)
+    if config["confidence"] != "auto":
+        kwargs["confidence"] = config["confidence"]
+    tuner = ThresholdTuner(**kwargs)
+    fit_scores = scores[:, 0] if d.task == "binary" else scores
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            tuner.fit(y, fit_scores)
+        except ValueError as error:
+            # A label with no positives in the tuning rows cannot get a threshold: keep 0.5 and say so.
+            return _FixedThreshold(d, 0.5), f"threshold 0.5 kept: {error}"
+    note = "; ".join(str(w.message) for w in caught)
+    return tuner, note
+
+
+class _FixedThreshold:
+    """Stand-in tuner with a fixed threshold when tuning is impossible on the tuning rows."""
+
+    def __init__(self, d: ComparisonData, value: float) -> None:
+        self.thresholds_ = np.full(_outputs(d), value)
+        self.task = d.task
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        return (np.asarray(scores) >= 0.5).astype(np.int64)
+
+    def to_layer(self) -> Any:
+        return None
+
+    def save(self, path: Path) -> None:
+        _atomic_write(Path(path), json.dumps({"thresholds": self.thresholds_.tolist()}) + "\n")
+
+
+def _evaluate(d: ComparisonData, goal: _Goal, class_id: int | None, tuner: Any, y: np.ndarray,
+              scores: np.ndarray) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, balanced_accuracy_score, confusion_matrix
+
+    out: dict[str, Any] = {}
+    if d.task == "binary":
+        decision = np.asarray(tuner.predict(scores[:, 0])).reshape(-1).astype(np.int64)
+        result = _binary_scores(goal, y, decision)
+        out["pr_auc"] = float(average_precision_score(y, scores[:, 0])) if y.any() else float("nan")
+        out["balanced_accuracy"] = float(balanced_accuracy_score(y, decision))
+        out["confusion"] = confusion_matrix(y, decision, labels=[0, 1]).tolist()
+        out["pr_curve"] = _pr_curve(y, scores[:, 0])
+        out["threshold"] = [float(np.ravel(tuner.thresholds_)[0])]
+        predicted = decision
+    elif d.task == "multilabel":
+        decision = np.asarray(tuner.predict(scores)).astype(np.int64)
+        result = _binary_scores(goal, y, decision)
+        present = y.sum(axis=0) > 0
+        out["pr_auc"] = float(average_precision_score(y[:, present], scores[:, present], average="micro"))
+        out["macro_pr_auc"] = float(average_precision_score(y[:, present], scores[:, present], average="macro"))
+        out["balanced_accuracy"] = float("nan")
+        tp = (y & decision).sum(axis=0)
+        out["confusion"] = [[int(((1 - y) & (1 - decision)).sum()), int(((1 - y) & decision).sum())],
+                            [int((y & (1 - decision)).sum()), int(tp.sum())]]
+        out["pr_curve"] = _pr_curve(y.ravel(), scores.ravel())
+        out["threshold"] = [float(t) for t in np.ravel(tuner.thresholds_)]
+        out["positives_per_row"] = float(decision.sum(axis=1).mean())
+        predicted = decision
+    else:
+        if tuner is None:
+            predicted = scores.argmax(axis=1)
+        else:
+            predicted = np.asarray(tuner.predict(scores)).reshape(-1).astype(np.int64)
+        out["balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
+        out["confusion"] = confusion_matrix(y, predicted, labels=list(range(d.num_classes))).tolist()
+        if class_id is not None:
+            result = _binary_scores(goal, y == class_id, predicted == class_id)
+            positive = (y == class_id).astype(int)
+            out["pr_auc"] = float(average_precision_score(positive, scores[:, class_id])) if positive.any() else float("nan")
+            out["pr_curve"] = _pr_curve(positive, scores[:, class_id])
+            out["threshold"] = [float(np.ravel(tuner.thresholds_)[0])]
+        else:
+            from sklearn.metrics import fbeta_score
+
+            onehot = np.eye(d.num_classes, dtype=int)[y]
+            present = onehot.sum(axis=0) > 0
+            value = float(fbeta_score(y, predicted, beta=goal.beta, average="macro", zero_division=0))
+            result = {"objective": value, "fbeta": value,
+                      "precision": float("nan"), "recall": float("nan")}
+            out["pr_auc"] = float(average_precision_score(onehot[:, present], scores[:, present], average="macro"))
+            out["pr_curve"] = _pr_curve(onehot.ravel(), scores.ravel())
+            out["threshold"] = []
+    out.update({k: float(v) for k, v in result.items()})
+    if d.task != "multilabel":
+        out["per_class"] = _per_class(y, predicted, d.num_classes if d.task == "multiclass" else 2)
+    return out
+
+
+def _per_class(y: np.ndarray, predicted: np.ndarray, k: int) -> dict[str, list[float]]:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, _, s = precision_recall_fscore_support(y, predicted, labels=list(range(k)), zero_division=0)
+    return {"precision": [float(v) for v in p], "recall": [float(v) for v in r], "support": [int(v) for v in s]}
+
+
+def _pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 200) -> dict[str, list[float]]:
+    from sklearn.metrics import precision_recall_curve
+
+    if not np.any(y):
+        return {"precision": [], "recall": []}
+    precision, recall, _ = precision_recall_curve(y, scores)
+    if len(precision) > points:
+        keep = np.unique(np.linspace(0, len(precision) - 1, points).round().astype(int))
+        precision, recall = precision[keep], recall[keep]
+    return {"precision": [round(float(v), 5) for v in precision], "recall": [round(float(v), 5) for v in recall]}
+
+
+def _diagnosis(d: ComparisonData, y: np.ndarray, scores: np.ndarray, class_id: int | None) -> dict[str, Any] | None:
+    """The after-the-fact diagnosis of the test scores at the default threshold (``None`` when unavailable)."""
+    try:
+        from imbalance.diagnose import diagnose
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return None
+    try:
+        result = diagnose(y, scores[:, 0] if d.task == "binary" else scores)
+        return {"text": str(result), **result.to_dict()}
+    except ValueError as error:
+        return {"text": f"no diagnosis: {error}"}
+
+
+def _served_model(d: ComparisonData, fitted: list[Any], tuner: Any) -> Any:
+    """One Keras model that serves ``scores`` (probabilities, averaged over the fitted models) and, when a
+    threshold was tuned, ``decisions`` from the tuner's threshold layer."""
+    import keras
+
+    first = fitted[0]
+    inputs = keras.Input(first.input_shape[1:] if hasattr(first, "input_shape") else first.inputs[0].shape[1:])
+    logits = [m(inputs) for m in fitted]
+    activation = "softmax" if d.task == "multiclass" else "sigmoid"
+    probs = [keras.layers.Activation(activation)(z) for z in logits]
+    scores = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
+    outputs = {"scores": scores}
+    layer = tuner.to_layer() if tuner is not None else None
+    if layer is not None:
+        outputs["decisions"] = layer(scores)
+    return keras.Model(inputs, outputs, name="imbalance_served")
+
+
+# --- progress --------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A rich progress display with one bar over runs and one over the current run's epochs (a no-op when off)."""
+
+    def __init__(self, enabled: bool, total: int, completed: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.completed = completed
+        self._progress = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), transient=False)
+            self._progress.__enter__()
+            self._runs = self._progress.add_task("runs", total=self.total, completed=self.completed)
+            self._epochs = self._progress.add_task("epochs", total=1)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def start_run(self, description: str, epochs: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._runs, description=f"runs: {description}")
+            self._progress.reset(self._epochs, total=epochs, description="  epochs")
+
+    def finish_run(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._runs)
+
+    def epoch_callback(self) -> Any:
+        import keras
+
+        progress = self
+
+        class _Epochs(keras.callbacks.Callback):
+            def on_train_begin(self, logs: Any = None) -> None:
+                if progress._progress is not None:
+                    progress._progress.reset(progress._epochs, total=self.params.get("epochs", 1))
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                if progress._progress is not None:
+                    progress._progress.advance(progress._epochs)
+
+        return _Epochs()
