@@ -1,0 +1,29 @@
+"""Metrics for imbalanced problems: Keras streaming metrics on logits or probabilities for every label format
+(:mod:`imbalance.metrics.keras_metrics`) and a per-class evaluation table that agrees with scikit-learn
+(:func:`imbalance.metrics.report`)."""
+
+from imbalance.metrics.keras_metrics import (
+    PRAUC,
+    BalancedAccuracy,
+    FBetaScore,
+    GeometricMean,
+    MatthewsCorrelation,
+    Precision,
+    PrecisionAtRecall,
+    Recall,
+    RecallAtPrecision,
+)
+from imbalance.metrics.report import report
+
+__all__ = [
+    "BalancedAccuracy",
+    "FBetaScore",
+    "GeometricMean",
+    "MatthewsCorrelation",
+    "PRAUC",
+    "Precision",
+    "PrecisionAtRecall",
+    "Recall",
+    "RecallAtPrecision",
+    "report",
+]
