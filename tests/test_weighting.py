@@ -463,3 +463,91 @@ def test_output_bias_suggests_counts_true_when_counts_are_read_as_labels():
     with pytest.raises(ValueError, match=r"If \[80, 15, 5\] are class counts rather than labels, pass counts=True"):
         output_bias(np.array([80, 15, 5]))
     np.testing.assert_allclose(output_bias(np.array([80, 15, 5]), counts=True), np.log([0.8, 0.15, 0.05]), rtol=1e-6)
+
+
+# --- implied thresholds and explain_weights (issue 8) -----------------------------------------------------------
+
+from imbalance.weighting import explain_weights, implied_thresholds  # noqa: E402
+
+
+def test_implied_thresholds_of_positive_weights_are_one_over_one_plus_w(rng):
+    w = rng.uniform(0.1, 1000.0, size=7)
+    np.testing.assert_allclose(implied_thresholds(w), 1.0 / (1.0 + w), rtol=1e-12)
+    assert implied_thresholds(1000.0).tolist() == [1.0 / 1001.0]
+    # n_neg / n_pos puts the threshold exactly at each label's base rate
+    y = _random_multi_hot(rng, 400, 5)
+    np.testing.assert_allclose(implied_thresholds(pos_weights(y)), y.mean(axis=0), rtol=1e-6)
+
+
+def test_implied_class_weight_thresholds_are_where_argmax_of_weighted_probabilities_flips(rng):
+    weights = {k: float(v) for k, v in enumerate(rng.uniform(0.2, 5.0, size=4))}
+    w = np.array(list(weights.values()))
+    thresholds = implied_thresholds(weights)
+    for k in range(4):
+        rival = max((j for j in range(4) if j != k), key=lambda j: w[j])
+        for delta, wins in ((1e-6, True), (-1e-6, False)):
+            p = np.zeros(4)
+            p[k] = thresholds[k] + delta
+            p[rival] = 1.0 - p[k]  # the worst case for k: all other mass on the heaviest rival
+            assert (int(np.argmax(w * p)) == k) is wins
+        # and above the threshold k wins however the rest of the mass is spread
+        for _ in range(50):
+            p = np.zeros(4)
+            p[k] = thresholds[k] + 1e-6
+            p[np.arange(4) != k] = rng.dirichlet(np.ones(3)) * (1.0 - p[k])
+            assert int(np.argmax(w * p)) == k
+    # two classes: the binary threshold of decision_threshold(w1 / w0); equal weights: 0.5
+    assert implied_thresholds({0: 2.0, 1: 6.0})[1] == pytest.approx(decision_threshold(3.0))
+    np.testing.assert_allclose(implied_thresholds({0: 1.0, 1: 1.0, 2: 1.0}), 0.5)
+    np.testing.assert_allclose(implied_thresholds([1.0, 3.0], kind="class_weight"), [0.75, 0.25])
+
+
+def test_a_weighted_logistic_fit_moves_its_threshold_to_one_over_one_plus_w():
+    # The claim behind the docs, checked on a model class that contains the truth: weighted maximum likelihood
+    # (scikit-learn, no regularisation) predicts 0.5 where the true probability is 1 / (1 + w).
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-6.0, 6.0, size=(200_000, 1))
+    true_p = 1.0 / (1.0 + np.exp(-(1.5 * x[:, 0] - 2.0)))
+    y = (rng.random(len(x)) < true_p).astype(int)
+    for w in (1.0, 9.0, 99.0):
+        fit = LogisticRegression(C=np.inf).fit(x, y, sample_weight=np.where(y == 1, w, 1.0))
+        boundary = -fit.intercept_[0] / fit.coef_[0, 0]  # where the weighted model says 0.5
+        true_logit_at_boundary = 1.5 * boundary - 2.0
+        t = implied_thresholds(w)[0]
+        assert true_logit_at_boundary == pytest.approx(np.log(t / (1.0 - t)), abs=0.1)  # log-odds -log(w)
+
+
+def test_explain_weights_says_why_a_huge_pos_weight_predicts_all_ones():
+    from imbalance.datasets import multilabel30
+
+    y = multilabel30(n_samples=3000).y
+    text = explain_weights(1000.0, y)
+    assert "pos_weight 1000 moves the decision threshold from 0.5 to 1/(1+w)" in text
+    assert "0.0010" in text and "30 of 30 labels have a threshold far below their base rate" in text
+    balanced = explain_weights(pos_weights(y), y)
+    assert "30 of 30 labels have their threshold at the base rate" in balanced and "far below" not in balanced
+    assert "… 18 more" in balanced  # 30 labels: a shortened table
+    ids = np.repeat([0, 1, 2], [10, 30, 60])
+    text = explain_weights(class_weights(ids), ids, names=["rare", "mid", "common"])
+    assert "proportional to 1 / prior" in text and "rare" in text
+    assert "favoured over all others" in text and "disfavoured against all others" in text
+    assert "threshold" in explain_weights({0: 1.0, 1: 4.0})  # without labels: thresholds only
+
+
+def test_explain_weights_rejects_mismatched_input():
+    with pytest.raises(ValueError, match=r"A dict of weights is read as class weights"):
+        implied_thresholds({0: 1.0, 1: 2.0}, kind="pos_weight")
+    with pytest.raises(ValueError, match=r"`kind` must be one of"):
+        implied_thresholds(2.0, kind="label")
+    with pytest.raises(ValueError, match=r"`weights` must be finite and >= 0.0; entry 1 is -2.0"):
+        implied_thresholds([1.0, -2.0])
+    with pytest.raises(ValueError, match=r"missing: \[1\]"):
+        implied_thresholds({0: 1.0, 2: 3.0})
+    with pytest.raises(ValueError, match=r"3 weights for 2 labels"):
+        explain_weights([1.0, 2.0, 3.0], np.array([[1, 0], [0, 1], [0, 0]]))
+    with pytest.raises(ValueError, match=r"multi-class \(3 classes\)"):
+        explain_weights(2.0, [0, 1, 2])
+    with pytest.raises(ValueError, match=r"multi-label"):
+        explain_weights({0: 1.0, 1: 2.0}, np.array([[1, 1], [0, 1], [0, 0]]))
