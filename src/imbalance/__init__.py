@@ -1,7 +1,11 @@
-"""imbalance: make Keras 3 / TensorFlow classifiers work on imbalanced data."""
+"""imbalance: make Keras 3 / TensorFlow classifiers work on imbalanced data.
 
-from imbalance import datasets, labels, losses, weighting
+Importing the package registers every loss, metric and layer with Keras, so ``keras.models.load_model`` reads a
+saved model that uses them.
+"""
+
+from imbalance import data, datasets, diagnose, labels, losses, metrics, thresholds, weighting
 
 __version__ = "0.1.0"
 
-__all__ = ["datasets", "labels", "losses", "weighting", "__version__"]
+__all__ = ["data", "datasets", "diagnose", "labels", "losses", "metrics", "thresholds", "weighting", "__version__"]
