@@ -165,8 +165,11 @@ def _results_table(results: "Results") -> str:
     v = results.verdict
     metric = results.goal.metric_name
     headers = ["strategy", f"{metric} (mean ± sd)", "units"]
-    extra = [c for c in ("precision", "recall", "held", "pr_auc", "balanced_accuracy", "seconds") if c in table]
-    headers += extra
+    extra = [c for c in ("precision", "recall", "held", "untuned_objective", "untuned_precision", "pr_auc",
+                         "balanced_accuracy", "seconds") if c in table and table[c].notna().any()]
+    headers += [{"untuned_objective": f"{metric} at default", "untuned_precision": "precision at default",
+                 "balanced_accuracy": "balanced accuracy", "pr_auc": "PR-AUC", "seconds": "s/run"}.get(c, c)
+                for c in extra]
     out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
     for row in table.to_dict("records"):
         cls = ' class="best"' if row["strategy"] == v.recommended else ""

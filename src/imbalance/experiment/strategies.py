@@ -220,8 +220,13 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
     def build(ctx: StrategyContext) -> TrainPlan:
         from imbalance.data import balanced_dataset
 
+        # Oversampling keeps the epoch at the data's size, so it gets the same number of gradient steps as the
+        # other strategies (its natural epoch, K × the largest class, would train several times longer).
+        # Undersampling keeps its natural, smaller epoch: that is what makes it cheap. Multi-label data uses
+        # repeat-factor sampling, whose epoch size follows from the repeat factors.
         dataset = balanced_dataset(ctx.x, ctx.model_targets(), ctx.batch_size, target="balanced", method=method,
-                                   seed=ctx.seed)
+                                   seed=ctx.seed,
+                                   epoch_size=len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None)
         return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"x": dataset},
                          seen_counts=_balanced_counts(ctx, method))
 

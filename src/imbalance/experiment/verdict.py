@@ -127,7 +127,8 @@ def summary_table(runs: Sequence[dict[str, Any]], strategies: Sequence[str], hig
         objective = np.array([r["objective"] for r in mine], float)
         row["objective"] = float(np.nanmean(objective))
         row["objective_std"] = float(np.nanstd(objective, ddof=1)) if len(mine) > 1 else float("nan")
-        for key in ("precision", "recall", "held", "pr_auc", "balanced_accuracy", "seconds"):
+        for key in ("precision", "recall", "held", "untuned_objective", "untuned_precision", "pr_auc",
+                    "balanced_accuracy", "seconds"):
             values = [r[key] for r in mine if r.get(key) is not None]
             if values:
                 row[key] = float(np.nanmean(np.asarray(values, float)))
