@@ -59,9 +59,23 @@ def _pr_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     table = results.table.set_index("strategy")
+    pooled_any = False
     for s, r in first.items():
+        seed_runs = [q for q in results.runs if q["strategy"] == s and q["seed"] == r["seed"]]
+        if len(seed_runs) > 1 and all(q.get("test_target") for q in seed_runs):
+            # Cross-validated units: every row of the seed is tested once; pool its folds into one curve.
+            y = np.concatenate([q["test_target"]["y"] for q in seed_runs])
+            score = np.concatenate([q["test_target"]["score"] for q in seed_runs])
+            if y.any():
+                precision, recall, _ = precision_recall_curve(y, score)
+                ap = average_precision_score(y, score)
+                ax.step(recall, precision, where="post", label=f"{s} (AP {ap:.3f}, {int(y.sum())} positives)")
+                pooled_any = True
+            continue
         curve = r.get("pr_curve") or {}
         if curve.get("recall"):
             auc = table.loc[s, "pr_auc"] if "pr_auc" in table.columns else float("nan")
@@ -76,7 +90,8 @@ def _pr_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
     elif goal.kind == "precision_at_recall":
         ax.axvline(goal.target, color="k", linestyle=":", linewidth=1, label=f"recall target {goal.target:g}")
     ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(f"Precision-recall on test ({_target_text(results)}; seed 0, fold 0)", fontsize=9)
+    where = "seed 0, all folds pooled" if pooled_any else "seed 0, fold 0"
+    ax.set_title(f"Precision-recall on test ({_target_text(results)}; {where})", fontsize=9)
     return _png(fig)
 
 

@@ -768,9 +768,26 @@ def _evaluate(d: ComparisonData, goal: _Goal, class_id: int | None, tuner: Any, 
             out["threshold"] = []
     out.update({k: float(v) for k, v in result.items()})
     out.update(_untuned(d, goal, class_id, y, scores))
+    target = _target_scores(d, class_id, y, scores)
+    if target is not None and len(target[0]) <= MAX_STORED_SCORES:
+        # Small test sets: keep the target's scores so the report can pool the folds of a seed into one curve.
+        out["test_target"] = {"y": [int(v) for v in target[0]], "score": [round(float(v), 6) for v in target[1]]}
     if d.task != "multilabel":
         out["per_class"] = _per_class(y, predicted, d.num_classes if d.task == "multiclass" else 2)
     return out
+
+
+MAX_STORED_SCORES = 5000
+
+
+def _target_scores(d: ComparisonData, class_id: int | None, y: np.ndarray,
+                   scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The binary view the objective is about: (is-positive, score) for the positive class or ``class_id``."""
+    if d.task == "binary":
+        return np.asarray(y).astype(int), scores[:, 0]
+    if d.task == "multiclass" and class_id is not None:
+        return (np.asarray(y) == class_id).astype(int), scores[:, class_id]
+    return None
 
 
 def _untuned(d: ComparisonData, goal: _Goal, class_id: int | None, y: np.ndarray,
