@@ -49,6 +49,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "sampler_speed": ("benchmarks.sampler_speed", "Sampling speed and streaming memory"),
     "threshold_holdout": ("benchmarks.threshold_holdout", "Do tuned thresholds hold on unseen data? (KEEL)"),
     "diagnose_overhead": ("benchmarks.diagnose_overhead", "CollapseMonitor overhead per epoch"),
+    "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
 }
 
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
