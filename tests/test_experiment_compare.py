@@ -108,3 +108,20 @@ def test_bad_arguments_are_refused(binary_data):
         compare(binary_data, seeds=0, progress=False)
     with pytest.raises(ValueError, match="same number of rows"):
         compare((binary_data[0][:10], binary_data[1]), progress=False)
+
+
+def test_multilabel_comparison_scores_micro_f1_at_per_label_thresholds(tmp_path):
+    from imbalance.datasets import load_demo
+
+    data = load_demo("multilabel30", n_samples=3000)
+    results = compare(data, strategies=["baseline", "weighted_bce"], objective="f1", epochs=1, seeds=1,
+                      progress=False, min_positives=5, out_dir=tmp_path)
+    for r in results.runs:
+        tn, fp, fn, tp = np.ravel(r["confusion"])
+        assert r["objective"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+        assert len(r["threshold"]) == 30  # one threshold per label
+        assert tn + fp + fn + tp == r["test_rows"] * 30
+    results.save(tmp_path)
+    served = keras.models.load_model(tmp_path / "best.keras")
+    out = served.predict(data.x[:20], verbose=0)
+    assert np.asarray(out["decisions"]).shape == (20, 30)

@@ -729,6 +729,7 @@ def _evaluate(d: ComparisonData, goal: _Goal, class_id: int | None, tuner: Any, 
         out["threshold"] = [float(np.ravel(tuner.thresholds_)[0])]
         predicted = decision
     elif d.task == "multilabel":
+        y = np.asarray(y).astype(np.int64)
         decision = np.asarray(tuner.predict(scores)).astype(np.int64)
         result = _binary_scores(goal, y, decision)
         present = y.sum(axis=0) > 0

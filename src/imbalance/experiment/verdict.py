@@ -129,7 +129,7 @@ def summary_table(runs: Sequence[dict[str, Any]], strategies: Sequence[str], hig
         row["objective_std"] = float(np.nanstd(objective, ddof=1)) if len(mine) > 1 else float("nan")
         for key in ("precision", "recall", "held", "untuned_objective", "untuned_precision", "pr_auc",
                     "balanced_accuracy", "seconds"):
-            values = [r[key] for r in mine if r.get(key) is not None]
+            values = [float(r[key]) for r in mine if r.get(key) is not None and r[key] == r[key]]  # drop NaN
             if values:
                 row[key] = float(np.nanmean(np.asarray(values, float)))
         rows.append(row)
