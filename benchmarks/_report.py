@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -53,24 +52,11 @@ class Section:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to a temporary file in the same directory, then ``os.replace`` it over ``path``: readers see
-    the old file or the new one, never a half-written one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``text`` atomically (the package's own writer: temporary file in the same directory, then
+    ``os.replace``): readers see the old file or the new one, never a half-written one."""
+    from imbalance._files import atomic_write_text as write
+
+    write(path, text)
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:

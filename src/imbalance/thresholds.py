@@ -35,7 +35,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from imbalance._files import atomic_write_text
 from imbalance.labels import TASKS, inspect_labels, to_class_ids, to_multi_hot
 from imbalance.losses._common import check_scalar, quote
 
@@ -788,7 +788,7 @@ class ThresholdTuner:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the tuner as JSON, atomically (a temporary file in the same folder, then ``os.replace``)."""
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-        _atomic_write(Path(path), text)
+        atomic_write_text(path, text)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ThresholdTuner":
@@ -874,24 +874,6 @@ def _from_json_number(value: Any) -> Any:
     if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
     return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --- the Keras layer -----------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp"]
@@ -301,31 +301,11 @@ class Results:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        with open(src, "rb") as a, open(tmp, "wb") as b:
-            b.write(a.read())
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(dst, Path(src).read_bytes())
 
 
 def _write_runs(path: Path, runs: list[dict[str, Any]]) -> None:
