@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.run --quick         # fewer repetitions (make bench-quick)
     .venv/bin/python -m benchmarks.run --only loss_speed [--only …]
     .venv/bin/python -m benchmarks.run --list
+    .venv/bin/python -m benchmarks.run --render        # rewrite BENCHMARKS.md from the stored sections only
 
 A section is a module with ``run(quick: bool) -> benchmarks._report.Section``; add it to ``SECTIONS`` below (the
 order there is the order in BENCHMARKS.md). Each finished section is also stored as
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown file to write "
                         f"(default: {DEFAULT_OUTPUT.name} at the repository root)")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
+    parser.add_argument("--render", action="store_true", help="run nothing: rewrite the markdown from the stored "
+                                                              "sections (benchmarks/results/*.section.json)")
     args = parser.parse_args(argv)
 
     if args.list:
@@ -168,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     selected = [n.strip() for item in args.only for n in item.split(",") if n.strip()] or list(SECTIONS)
+    if args.render:
+        selected = []
     unknown = [n for n in selected if n not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
