@@ -685,7 +685,9 @@ class _FixedThreshold:
         self.task = d.task
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
-        return (np.asarray(scores) >= 0.5).astype(np.int64)
+        if self.task == "multiclass":
+            return np.asarray(scores).argmax(axis=1)
+        return (np.asarray(scores) >= self.thresholds_[0]).astype(np.int64)
 
     def to_layer(self) -> Any:
         return None
