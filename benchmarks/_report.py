@@ -59,6 +59,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     write(path, text)
 
 
+def store_section(name: str, title: str, quick: bool, payload: dict[str, Any], body: str, wins: list[str],
+                  losses: list[str], elapsed: float) -> "Section":
+    """Write a section's raw results (``payload``, which holds ``generated``) to ``results/<name>.json`` atomically
+    and return its :class:`Section` for BENCHMARKS.md."""
+    atomic_write_json(RESULTS_DIR / f"{name}.json", payload)
+    return Section(
+        name=name,
+        title=title,
+        command=f".venv/bin/python -m benchmarks.run --only {name}" + (" --quick" if quick else ""),
+        body=body,
+        wins=wins,
+        losses=losses,
+        quick=quick,
+        generated=payload["generated"],
+        seconds=round(elapsed, 1),
+    )
+
+
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 

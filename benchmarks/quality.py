@@ -50,14 +50,13 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks._report import (
-    RESULTS_DIR,
     Section,
-    atomic_write_json,
     environment,
     load_average,
     log,
     md_table,
     now_iso,
+    store_section,
 )
 
 NAME = "quality"
@@ -609,8 +608,4 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
     payload = {"section": NAME, "generated": now_iso(), "quick": quick, "settings": asdict(s), "skipped": skipped,
                "environment": environment(), "load_average_after": load_average(), "seconds": round(elapsed, 1),
                "wilcoxon": wrows, "records": records, "digits": digits}
-    atomic_write_json(RESULTS_DIR / f"{NAME}.json", payload)
-    return Section(name=NAME, title=TITLE,
-                   command=f".venv/bin/python -m benchmarks.run --only {NAME}" + (" --quick" if quick else ""),
-                   body=body, wins=wins, losses=losses, quick=quick, generated=payload["generated"],
-                   seconds=round(elapsed, 1))
+    return store_section(NAME, TITLE, quick, payload, body, wins, losses, elapsed)

@@ -54,14 +54,13 @@ import numpy as np
 
 from benchmarks._keel import DEV_SUITE, load_suite, smallest
 from benchmarks._report import (
-    RESULTS_DIR,
     Section,
-    atomic_write_json,
     environment,
     load_average,
     log,
     md_table,
     now_iso,
+    store_section,
 )
 
 NAME = "threshold_holdout"
@@ -593,15 +592,4 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
         "seconds": round(elapsed, 1),
         "records": records,
     }
-    atomic_write_json(RESULTS_DIR / f"{NAME}.json", payload)
-    return Section(
-        name=NAME,
-        title=TITLE,
-        command=f".venv/bin/python -m benchmarks.run --only {NAME}" + (" --quick" if quick else ""),
-        body=body,
-        wins=wins,
-        losses=losses,
-        quick=quick,
-        generated=payload["generated"],
-        seconds=round(elapsed, 1),
-    )
+    return store_section(NAME, TITLE, quick, payload, body, wins, losses, elapsed)
