@@ -27,8 +27,8 @@ defaults ``alpha=0.25, gamma=2``), imbalanced-learn ``SMOTE().fit_resample`` the
 once and yields ``floor(rows / batch_size)`` batches, zero when the minority has fewer than 32 rows, so its batch is
 cut to the undersampled set). Same epochs for everyone, so SMOTE-then-Keras (about twice the rows) takes about
 twice the gradient steps and the generator far fewer: that is what a user gets from these recipes. Ours come from
-the strategy registry (:mod:`imbalance.experiment.strategies`) trained exactly as ``imbalance.experiment.compare``
-trains them (its ``_train``); *recipe* is plain cross-entropy with the output bias initialised at the log-prior
+the strategy registry (:mod:`imbalance.experiment.strategies`) trained by ``imbalance.experiment.train_strategy``,
+exactly as ``compare`` trains them; *recipe* is plain cross-entropy with the output bias initialised at the log-prior
 (:func:`imbalance.weighting.output_bias`) — thresholds as for every method. Which of ours should be the
 default is decided below from the same data: every (our method, decision rule: tuned or 0.5) pair is ranked on
 test F1, and the default only changes when the better candidate wins with Wilcoxon p < 0.05 on dataset means.
@@ -110,15 +110,20 @@ class Settings:
     hidden: tuple[int, ...] = (32, 32)
     learning_rate: float = 3e-3
     digits_noise: float = 0.4
+    workers: int = 1
 
 
 def _settings(quick: bool) -> Settings:
+    import os
+
     from benchmarks._keel import DEV_SUITE, smallest
 
+    workers = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     if quick:
-        return Settings(datasets=tuple(smallest(5)), repeats=1,
+        return Settings(datasets=tuple(smallest(5)), repeats=1, workers=workers,
                         methods=tuple(PEERS) + ("recipe", "class_weight", "cb_focal"), digits_seeds=(0,))
-    return Settings(datasets=tuple(DEV_SUITE), repeats=5, methods=tuple(METHODS), digits_seeds=(0, 1, 2, 3, 4))
+    return Settings(datasets=tuple(DEV_SUITE), repeats=5, methods=tuple(METHODS), digits_seeds=(0, 1, 2, 3, 4),
+                    workers=workers)
 
 
 # --- models ----------------------------------------------------------------------------------------------------
@@ -179,8 +184,8 @@ def _fit_peer(method: str, x: np.ndarray, y: np.ndarray, seed: int, s: Settings)
 
 def _fit_ours(method: str, x: np.ndarray, y: np.ndarray, seed: int, s: Settings, task: str = "binary",
               num_classes: int = 2) -> Any:
-    """One of our strategies, trained by ``imbalance.experiment.runner._train`` (what ``compare`` runs)."""
-    from imbalance.experiment.runner import _Progress, _train
+    """One of our strategies, trained by :func:`imbalance.experiment.train_strategy` (what ``compare`` runs)."""
+    from imbalance.experiment import train_strategy
     from imbalance.weighting import output_bias
 
     strategy = "baseline" if method == "recipe" else method
@@ -190,9 +195,8 @@ def _fit_ours(method: str, x: np.ndarray, y: np.ndarray, seed: int, s: Settings,
     def factory(input_shape: Any, n_out: int, model_seed: int) -> Any:
         return _mlp(int(input_shape[0]), n_out, model_seed, s.hidden, bias)
 
-    d = SimpleNamespace(task=task, num_classes=num_classes)
-    config = {"epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate}
-    net, _ = _train(d, strategy, x, y, config, factory, seed, _Progress(False, 0, 0))
+    net = train_strategy(strategy, x, y, model=factory, task=task, epochs=s.epochs, batch_size=s.batch_size,
+                         learning_rate=s.learning_rate, seed=seed)
     assert net.output.shape[-1] == outputs
     return net
 
@@ -250,46 +254,172 @@ def score_fold(y_val: np.ndarray, z_val: np.ndarray, y_test: np.ndarray, z_test:
     }
 
 
-def measure_keel(s: Settings, log: Callable[[str], None] = log) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """One record per (dataset, fold, method)."""
+def _worker_init() -> None:
+    """Each worker process trains on one core: small MLPs gain little from intra-op threads, and two processes on a
+    2-core machine then run side by side instead of fighting over both cores."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+_DATA: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _dataset(name: str) -> tuple[np.ndarray, np.ndarray] | str:
+    """(x, y) of one KEEL dataset, cached per process, or the reason it could not be loaded."""
+    from benchmarks._keel import load_suite
+
+    if name not in _DATA:
+        suite = load_suite([name])
+        if not suite:
+            return suite.skipped.get(name, "not loaded")
+        _DATA[name] = suite[0][1], suite[0][2]
+    return _DATA[name]
+
+
+def keel_fold(name: str, fold: int, s: Settings) -> list[dict[str, Any]]:
+    """Every method on test fold ``fold`` of ``RepeatedStratifiedKFold(2, s.repeats)`` on dataset ``name``."""
     import keras
     from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    from benchmarks._keel import load_suite
+    loaded = _dataset(name)
+    if isinstance(loaded, str):
+        raise RuntimeError(f"{name}: {loaded}")
+    x, y = loaded
+    cv = RepeatedStratifiedKFold(n_splits=2, n_repeats=s.repeats, random_state=SEED)
+    train, test = list(cv.split(x, y))[fold]
+    fit_idx, val_idx = train_test_split(train, test_size=VALIDATION, stratify=y[train], random_state=SEED + fold)
+    scaler = StandardScaler().fit(x[fit_idx])
+    x_fit, x_val, x_test = (scaler.transform(x[i]).astype(np.float32) for i in (fit_idx, val_idx, test))
+    seed = SEED + fold
+    records = []
+    for method in s.methods:
+        keras.backend.clear_session()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if METHODS[method][0] == "peer":
+                model = _fit_peer(method, x_fit, y[fit_idx], seed, s)
+            else:
+                model = _fit_ours(method, x_fit, y[fit_idx], seed, s)
+        fit_seconds = time.perf_counter() - t0
+        z_val, z_test = _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0]
+        record = {"dataset": name, "fold": fold, "method": method, "fit_seconds": round(fit_seconds, 2),
+                  "val_positives": int(y[val_idx].sum()), "test_positives": int(y[test].sum())}
+        record.update(score_fold(y[val_idx], z_val, y[test], z_test))
+        records.append(record)
+    return records
 
-    suite = load_suite(s.datasets)
-    records: list[dict[str, Any]] = []
-    for name, x, y in suite:
-        started = time.perf_counter()
-        cv = RepeatedStratifiedKFold(n_splits=2, n_repeats=s.repeats, random_state=SEED)
-        for fold, (train, test) in enumerate(cv.split(x, y)):
-            fit_idx, val_idx = train_test_split(train, test_size=VALIDATION, stratify=y[train],
-                                                random_state=SEED + fold)
-            scaler = StandardScaler().fit(x[fit_idx])
-            x_fit, x_val, x_test = (scaler.transform(x[i]).astype(np.float32) for i in (fit_idx, val_idx, test))
-            seed = SEED + fold
-            for method in s.methods:
-                keras.backend.clear_session()
-                t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    if METHODS[method][0] == "peer":
-                        model = _fit_peer(method, x_fit, y[fit_idx], seed, s)
-                    else:
-                        model = _fit_ours(method, x_fit, y[fit_idx], seed, s)
-                fit_seconds = time.perf_counter() - t0
-                z_val, z_test = _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0]
-                record = {"dataset": name, "fold": fold, "method": method, "fit_seconds": round(fit_seconds, 2),
-                          "val_positives": int(y[val_idx].sum()), "test_positives": int(y[test].sum())}
-                record.update(score_fold(y[val_idx], z_val, y[test], z_test))
-                records.append(record)
-        log(f"quality: {name} done in {time.perf_counter() - started:.0f} s")
+
+def _pool(workers: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init)
+
+
+def _map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: int,
+         done: Callable[[tuple[Any, ...], Any], None]) -> list[Any]:
+    """``function(*task)`` for every task, in ``workers`` processes (in this process when 1); results in task
+    order. ``done(task, result)`` is called as each finishes."""
+    if workers <= 1:
+        out = []
+        for task in tasks:
+            out.append(function(*task))
+            done(task, out[-1])
+        return out
+    from concurrent.futures import as_completed
+
+    results: dict[int, Any] = {}
+    with _pool(workers) as pool:
+        futures = {pool.submit(function, *task): i for i, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            done(tasks[i], results[i])
+    return [results[i] for i in range(len(tasks))]
+
+
+class _Checkpoint:
+    """Finished (dataset, fold) tasks of an interrupted run, one JSON line each in
+    ``benchmarks/results/quality.partial.jsonl``, valid only for the same settings; :func:`run` removes it once the
+    section is stored. A long full run that is killed resumes where it stopped instead of starting over."""
+
+    def __init__(self, s: Settings) -> None:
+        import hashlib
+        import json
+
+        from benchmarks._report import RESULTS_DIR
+
+        self.path = RESULTS_DIR / "quality.partial.jsonl"
+        self.key = hashlib.sha256(json.dumps(asdict(s) | {"workers": None}, sort_keys=True,
+                                             default=str).encode()).hexdigest()[:16]
+        self.done: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(line)
+                except ValueError:  # a line cut by the kill
+                    continue
+                if item.get("settings") == self.key:
+                    self.done[(item["dataset"], int(item["fold"]))] = item["records"]
+
+    def get(self, key: tuple[str, int]) -> list[dict[str, Any]] | None:
+        return self.done.get(key)
+
+    def put(self, key: tuple[str, int], records: list[dict[str, Any]]) -> None:
+        import json
+
+        self.done[key] = records
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"settings": self.key, "dataset": key[0], "fold": key[1], "records": records}) + "\n")
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def measure_keel(s: Settings, log: Callable[[str], None] = log) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One record per (dataset, fold, method); (dataset, fold) tasks run in ``s.workers`` processes, the largest
+    datasets first so the last tasks to finish are short."""
+    from benchmarks._keel import DEV_SUITE, load_suite
+
+    suite = load_suite(s.datasets)  # loaded here once to learn which datasets load at all
+    names = sorted((name for name, _, _ in suite), key=lambda n: -DEV_SUITE[n].rows if n in DEV_SUITE else 0)
+    tasks = [(name, fold, s) for name in names for fold in range(2 * s.repeats)]
+    started = time.perf_counter()
+    count = [0]
+
+    def done(task: tuple[Any, ...], _: Any) -> None:
+        count[0] += 1
+        log(f"quality: {task[0]} fold {task[1]} done ({count[0]}/{len(tasks)}, "
+            f"{time.perf_counter() - started:.0f} s)")
+
+    checkpoint = _Checkpoint(s)
+    pending = [t for t in tasks if checkpoint.get(t[:2]) is None]
+    if len(pending) < len(tasks):
+        log(f"quality: resuming, {len(tasks) - len(pending)} of {len(tasks)} folds taken from {checkpoint.path.name}")
+    count[0] = len(tasks) - len(pending)
+
+    def keep(task: tuple[Any, ...], result: Any) -> None:
+        checkpoint.put(task[:2], result)
+        done(task, result)
+
+    _map(keel_fold, pending, s.workers, keep)
+    per_task = [checkpoint.get(t[:2]) for t in tasks]
+    order = {name: i for i, (name, _, _) in enumerate(suite)}
+    records = sorted((r for rs in per_task for r in rs), key=lambda r: (order[r["dataset"]], r["fold"]))
     return records, dict(suite.skipped)
 
 
-def measure_digits(s: Settings, log: Callable[[str], None] = log) -> list[dict[str, Any]]:
-    """Long-tailed digits (seed 000, pixel noise): balanced accuracy of argmax per strategy and seed."""
+def digits_seed(seed: int, s: Settings) -> list[dict[str, Any]]:
+    """Long-tailed digits (seed 000, pixel noise): balanced accuracy of argmax per strategy for one split seed."""
     import keras
     from sklearn.metrics import balanced_accuracy_score, recall_score
     from sklearn.model_selection import train_test_split
@@ -298,20 +428,25 @@ def measure_digits(s: Settings, log: Callable[[str], None] = log) -> list[dict[s
 
     data = load_demo("digits_lt", noise=s.digits_noise)
     rows = []
-    for seed in s.digits_seeds:
-        train, test = train_test_split(np.arange(len(data.y)), test_size=0.3, stratify=data.y, random_state=seed)
-        for method in DIGITS_METHODS:
-            keras.backend.clear_session()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = _fit_ours(method, data.x[train], data.y[train], seed, s, task="multiclass", num_classes=10)
-            predicted = _logits(model, data.x[test]).argmax(axis=1)
-            rows.append({"seed": seed, "method": method,
-                         "balanced_accuracy": float(balanced_accuracy_score(data.y[test], predicted)),
-                         "recall_class0": float(recall_score(data.y[test] == 0, predicted == 0, zero_division=0)),
-                         "test_class0": int((data.y[test] == 0).sum())})
-    log("quality: digits_lt done")
+    train, test = train_test_split(np.arange(len(data.y)), test_size=0.3, stratify=data.y, random_state=seed)
+    for method in DIGITS_METHODS:
+        keras.backend.clear_session()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = _fit_ours(method, data.x[train], data.y[train], seed, s, task="multiclass", num_classes=10)
+        predicted = _logits(model, data.x[test]).argmax(axis=1)
+        rows.append({"seed": seed, "method": method,
+                     "balanced_accuracy": float(balanced_accuracy_score(data.y[test], predicted)),
+                     "recall_class0": float(recall_score(data.y[test] == 0, predicted == 0, zero_division=0)),
+                     "test_class0": int((data.y[test] == 0).sum())})
     return rows
+
+
+def measure_digits(s: Settings, log: Callable[[str], None] = log) -> list[dict[str, Any]]:
+    """Every digits seed, in ``s.workers`` processes."""
+    per_seed = _map(digits_seed, [(seed, s) for seed in s.digits_seeds], s.workers,
+                    lambda task, _: log(f"quality: digits_lt seed {task[0]} done"))
+    return [row for rows in per_seed for row in rows]
 
 
 # --- statistics ------------------------------------------------------------------------------------------------
@@ -608,4 +743,6 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
     payload = {"section": NAME, "generated": now_iso(), "quick": quick, "settings": asdict(s), "skipped": skipped,
                "environment": environment(), "load_average_after": load_average(), "seconds": round(elapsed, 1),
                "wilcoxon": wrows, "records": records, "digits": digits}
-    return store_section(NAME, TITLE, quick, payload, body, wins, losses, elapsed)
+    section = store_section(NAME, TITLE, quick, payload, body, wins, losses, elapsed)
+    _Checkpoint(s).remove()
+    return section

@@ -5,7 +5,7 @@
 True
 """
 
-from imbalance.experiment.runner import ComparisonData, Results, build_mlp, compare, prepare_data
+from imbalance.experiment.runner import ComparisonData, Results, build_mlp, compare, prepare_data, train_strategy
 from imbalance.experiment.strategies import (
     STRATEGIES,
     Strategy,
@@ -32,5 +32,6 @@ __all__ = [
     "prepare_data",
     "register",
     "summary_table",
+    "train_strategy",
     "verdict",
 ]

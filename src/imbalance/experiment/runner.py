@@ -34,7 +34,7 @@ import numpy as np
 from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
-__all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp"]
+__all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp", "train_strategy"]
 
 RUNS_FILE = "runs.jsonl"
 
@@ -127,8 +127,9 @@ def _from_arrays(name: str, x: Any, y: Any, task: str | None, class_names: Seque
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same number of rows. Received: {len(x)} and {len(y)}")
     if not np.all(np.isfinite(x)):
-        row = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).any(axis=1))[0])
-        raise ValueError(f"`x` holds NaN or infinite values (first at row {row}); impute or drop them first.")
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0])
+        raise ValueError(f"`x` holds NaN or infinite values (first at row {row}, column {column}: "
+                         f"{float(x.reshape(len(x), -1)[row, column])}); impute or drop them first.")
     info = inspect_labels(y, task=task)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
     names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
@@ -395,7 +396,7 @@ def compare(
         if not 0 < float(value) < 1:
             raise ValueError(f"`{name}` must be in (0, 1). Received: {name}={value!r}")
     n = len(d.y)
-    batch_size = int(batch_size or (64 if n < 5000 else 256))
+    batch_size = _batch_size(batch_size, n)
     config = {
         "data": d.name,
         "fingerprint": d.fingerprint(),
@@ -595,8 +596,60 @@ def _count_target(d: ComparisonData, y: np.ndarray, class_id: int | None) -> int
     return int(counts[counts > 0].min()) if (counts > 0).any() else 0
 
 
+def _batch_size(batch_size: int | None, rows: int) -> int:
+    """The default batch: 64 below 5,000 rows, else 256."""
+    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}")
+    return int(batch_size or (64 if rows < 5000 else 256))
+
+
+def train_strategy(
+    strategy: str,
+    x: Any,
+    y: Any,
+    *,
+    model: str | Callable[..., Any] = "mlp",
+    task: str | None = None,
+    epochs: int = 30,
+    batch_size: int | None = None,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    """Train one model with one strategy, exactly as :func:`compare` trains each of its runs; return it.
+
+    The strategy (a name from :mod:`imbalance.experiment.strategies`) decides the loss, the class weights and the
+    sampling; the returned Keras model outputs **logits** (pass ``from_logits=True`` to the metrics and to
+    :class:`~imbalance.thresholds.ThresholdTuner`). ``model`` is ``"mlp"`` (:func:`build_mlp`) or a factory
+    ``model(input_shape, outputs, seed) -> keras.Model`` that returns an uncompiled model ending in a linear layer
+    (``outputs`` logits); it is compiled here with Adam(``learning_rate``). ``batch_size`` defaults to 64 below
+    5,000 rows, else 256. ``callbacks`` are added to the strategy's own (e.g. LDAM-DRW's reweighting schedule).
+
+    >>> from imbalance.datasets import load_demo
+    >>> data = load_demo("fraud", n_samples=2000)
+    >>> net = train_strategy("class_weight", data.x, data.y, epochs=2, seed=0)
+    >>> net.output.shape[-1]  # one logit for binary data
+    1
+    """
+    from imbalance.experiment.strategies import get_strategy
+
+    d = _from_arrays("arrays", x, y, task, None)
+    known = get_strategy(strategy)  # an unknown name fails here, listing the known ones
+    if not known.applies_to(d.task):
+        from imbalance.experiment.strategies import available
+
+        raise ValueError(f"Strategy {strategy!r} does not apply to {d.task} labels; strategies for {d.task} "
+                         f"data: {', '.join(available(d.task))}.")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
+    config = {"epochs": int(epochs), "batch_size": _batch_size(batch_size, len(d.y)),
+              "learning_rate": float(learning_rate)}
+    net, _ = _train(d, strategy, d.x, d.y, config, model, int(seed), _Progress(False, 0, 0), callbacks)
+    return net
+
+
 def _train(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, config: dict[str, Any], model: Any,
-           seed: int, bar: "_Progress") -> tuple[Any, np.ndarray | None]:
+           seed: int, bar: "_Progress", callbacks: Sequence[Any] = ()) -> tuple[Any, np.ndarray | None]:
     import keras
 
     from imbalance.experiment.strategies import StrategyContext, get_strategy
@@ -609,7 +662,7 @@ def _train(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, confi
     net = factory(x.shape[1:], _outputs(d), seed)
     net.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=plan.loss)
     fit_kwargs: dict[str, Any] = {"epochs": config["epochs"], "verbose": 0,
-                                  "callbacks": [*plan.callbacks, bar.epoch_callback()]}
+                                  "callbacks": [*plan.callbacks, *callbacks, bar.epoch_callback()]}
     inputs = dict(plan.fit_inputs or {})
     if "x" in inputs:
         fit_kwargs["x"] = inputs.pop("x")
