@@ -42,7 +42,7 @@ from benchmarks._report import (  # noqa: E402
     python_command,
 )
 
-# name -> (module, title shown in --list). Later issues add samplers, thresholds and KEEL quality sections here.
+# name -> (module, title shown in --list), in run order: `speed` last, as it collects the goals the others measured.
 SECTIONS: dict[str, tuple[str, str]] = {
     "loss_speed": ("benchmarks.loss_speed", "Loss speed: train step vs Keras cross-entropy"),
     "metric_speed": ("benchmarks.metric_speed", "Metric speed: streaming update vs Keras Precision"),
@@ -51,6 +51,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "threshold_holdout": ("benchmarks.threshold_holdout", "Do tuned thresholds hold on unseen data? (KEEL)"),
     "diagnose_overhead": ("benchmarks.diagnose_overhead", "CollapseMonitor overhead per epoch"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
+    "examples": ("benchmarks.examples", "The three seed examples, as printed"),
+    "speed": ("benchmarks.speed", "Speed and scale: the goals in one table, and MirroredStrategy on 2 logical CPUs vs 1"),
 }
 
 DEFAULT_OUTPUT = ROOT / "BENCHMARKS.md"
