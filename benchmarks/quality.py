@@ -44,7 +44,6 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
