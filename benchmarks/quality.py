@@ -583,9 +583,10 @@ def _candidates(records: list[dict[str, Any]]) -> tuple[list[str], np.ndarray]:
     return names, np.stack(columns, axis=1)
 
 
-def choose_default(records: list[dict[str, Any]]) -> tuple[str, str]:
+def choose_default(records: list[dict[str, Any]], quick: bool = True) -> tuple[str, str]:
     """(paragraph saying which of ours should be the default, measured from the data; one-line verdict)."""
     names, table = _candidates(records)
+    text_bias = _bias_note(records)
     ranks = mean_ranks(table)
     order = np.argsort(ranks, kind="stable")
     current = f"{DEFAULT} @ tuned"
@@ -594,7 +595,7 @@ def choose_default(records: list[dict[str, Any]]) -> tuple[str, str]:
             "(threshold tuned for F1 on the validation split, or 0.5) is a candidate; mean rank of test F1 over "
             "datasets: " + ", ".join(f"{names[j]} {ranks[j]:.2f} ({table[:, j].mean():.3f})" for j in order) + ". ")
     if best == current:
-        return text + (f"`{current}` ranks best and is the cheapest: it stays the default."), ""
+        return text + (f"`{current}` ranks best and is the cheapest: it stays the default.") + text_bias, ""
     i, j = names.index(best), names.index(current)
     p = wilcoxon_p(table[:, i], table[:, j])
     fold_metric = {"tuned": "f1_tuned", "0.5": "f1_05"}
@@ -604,15 +605,34 @@ def choose_default(records: list[dict[str, Any]]) -> tuple[str, str]:
     if p < 0.05:
         line = (f"`{best}` beats the current default `{current}` on test F1 ({gap}, Wilcoxon p = {p:.3f} on "
                 f"datasets): switch the default to `{best}`.")
-        return text + f"**{line}**", line
+        return text + f"**{line}**" + text_bias, line
     line = (f"`{best}` ranks above the current default `{current}` on test F1 ({gap}), not significantly "
             f"(Wilcoxon p = {p:.3f} on {len(table)} dataset means, {pf:.3f} on folds)")
-    return text + line + (": the default stays `recipe @ tuned` until the full run decides; if the full run "
-                          f"confirms this ranking with p < 0.05, switch to `{best}`."), line + "."
+    if quick:
+        rest = (": the default stays `recipe @ tuned` until the full run decides; if the full run confirms this "
+                f"ranking with p < 0.05, switch to `{best}`.")
+    else:
+        rest = (": the default stays `recipe @ tuned`, the cheapest recipe, because no candidate beats it beyond the "
+                "noise (the rule `compare`'s verdict follows too: among tied strategies, recommend the cheapest).")
+    return text + line + rest + text_bias, line + "."
+
+
+def _bias_note(records: list[dict[str, Any]]) -> str:
+    """What the output-bias initialisation alone changes: `recipe` vs the `baseline` strategy (both plain BCE)."""
+    present = {r["method"] for r in records}
+    if not {"recipe", "baseline"} <= present:
+        return ""
+    parts = []
+    for metric in ("f1_tuned", "pr_auc", "f1_05"):
+        _, methods, table = dataset_means(records, metric)
+        a, b = table[:, methods.index("recipe")], table[:, methods.index("baseline")]
+        parts.append(f"{METRICS[metric]} {a.mean():.3f} vs {b.mean():.3f} (p = {wilcoxon_p(a, b):.3f})")
+    return (" The output-bias initialisation alone (`recipe` vs the `baseline` strategy, both plain BCE, the "
+            "strategy `compare` recommends when nothing wins): " + ", ".join(parts) + ".")
 
 
 def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
-             digits: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+             digits: list[dict[str, Any]], quick: bool = True) -> tuple[list[str], list[str]]:
     wins, losses = [], []
     by_peer: dict[str, list[dict[str, Any]]] = {}
     for w in wrows:
@@ -646,7 +666,7 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
             f"{len(records)} method-folds; where reached, precision held on the test fold in {held} of "
             f"{len(reached)}")
     (wins if reached and held >= 0.8 * len(reached) else losses).append(line + ".")
-    _, default_line = choose_default(records)
+    _, default_line = choose_default(records, quick)
     if default_line:
         losses.append(default_line)
     if digits:
@@ -691,7 +711,7 @@ def render(records: list[dict[str, Any]], digits: list[dict[str, Any]], s: Setti
         "Methods: " + "; ".join(f"`{m}` = {METHODS[m][1]}" for m in methods) + ".",
         "### Mean rank per method (1 = best; mean value in brackets), sorted by tuned F1",
         table,
-        choose_default(records)[0],
+        choose_default(records, quick)[0],
         f"### Our default (`{DEFAULT}`) vs each peer: Wilcoxon signed-rank",
         "*better/worse*: datasets (folds) where our default's mean is higher / lower. `keras_bce at 0.5` compares "
         "our tuned decision with Keras BCE decided at probability 0.5, what a user gets without tuning.",
@@ -736,12 +756,34 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
         raise RuntimeError(f"No KEEL dataset could be loaded: {skipped}")
     digits = measure_digits(s, log=log)
     elapsed = time.perf_counter() - started
-    wrows = wilcoxon_rows(records)
-    wins, losses = verdicts(wrows, records, digits)
-    body = render(records, digits, s, skipped, quick, wrows)
     payload = {"section": NAME, "generated": now_iso(), "quick": quick, "settings": asdict(s), "skipped": skipped,
                "environment": environment(), "load_average_after": load_average(), "seconds": round(elapsed, 1),
-               "wilcoxon": wrows, "records": records, "digits": digits}
-    section = store_section(NAME, TITLE, quick, payload, body, wins, losses, elapsed)
+               "records": records, "digits": digits}
+    section = section_from(payload)
     _Checkpoint(s).remove()
     return section
+
+
+def section_from(payload: dict[str, Any]) -> Section:
+    """Statistics, text and the stored section from the raw results of a run (``results/quality.json``)."""
+    quick, records, digits = payload["quick"], payload["records"], payload["digits"]
+    s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload["settings"].items()})
+    wrows = wilcoxon_rows(records)
+    payload["wilcoxon"] = wrows
+    wins, losses = verdicts(wrows, records, digits, quick)
+    body = render(records, digits, s, payload["skipped"], quick, wrows)
+    return store_section(NAME, TITLE, quick, payload, body, wins, losses, payload["seconds"])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    from benchmarks._report import RESULTS_DIR, atomic_write_json
+
+    if sys.argv[1:] != ["--rebuild"]:
+        sys.exit("usage: python -m benchmarks.quality --rebuild   (re-derive the section from results/quality.json, "
+                 "then run `python -m benchmarks.run --render`)")
+    section = section_from(json.loads((RESULTS_DIR / "quality.json").read_text(encoding="utf-8")))
+    atomic_write_json(RESULTS_DIR / "quality.section.json", section.to_json())
+    print(f"rebuilt {RESULTS_DIR / 'quality.section.json'}")
