@@ -72,7 +72,11 @@ METHODS: dict[str, tuple[str, str]] = {
     "keras_focal": ("peer", "Keras BinaryFocalCrossentropy(apply_class_balancing=True)"),
     "smote_then_keras": ("peer", "imblearn SMOTE().fit_resample, then Keras BCE"),
     "imblearn_bbg": ("peer", "imblearn.keras.BalancedBatchGenerator + Keras BCE"),
-    "recipe": ("ours", "our default recipe: BCE + output_bias init (+ tuned threshold)"),
+    "compare": ("ours", "our default recipe, as `imbalance compare` runs it when nothing wins: plain BCE (the "
+                        "`baseline` strategy), the threshold tuned on the validation split when it holds >= 20 "
+                        "positives, else on 2-fold out-of-fold scores of the training rows (test scores: the mean of "
+                        "the two fold models)"),
+    "recipe": ("ours", "BCE + output_bias init, threshold tuned on the validation split"),
     "baseline": ("ours", "strategy baseline (BCE)"),
     "class_weight": ("ours", "strategy class_weight"),
     "weighted_bce": ("ours", "strategy weighted_bce (pos_weight)"),
@@ -84,7 +88,9 @@ METHODS: dict[str, tuple[str, str]] = {
     "smote": ("ours", "strategy smote (redrawn every epoch)"),
 }
 PEERS = [m for m, (who, _) in METHODS.items() if who == "peer"]
-DEFAULT = "recipe"
+DEFAULT = "compare"
+MIN_POSITIVES = 20  # compare's default: fewer expected validation positives switch to out-of-fold scores
+INNER_FOLDS = 2
 DIGITS_METHODS = {"baseline": "cross-entropy", "logit_adjusted": "logit-adjusted (tau 1)",
                   "ldam_drw": "LDAM-DRW", "cb_focal": "CB-focal"}
 
@@ -120,7 +126,8 @@ def _settings(quick: bool) -> Settings:
     workers = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     if quick:
         return Settings(datasets=tuple(smallest(5)), repeats=1, workers=workers,
-                        methods=tuple(PEERS) + ("recipe", "class_weight", "cb_focal"), digits_seeds=(0,))
+                        methods=tuple(PEERS) + ("compare", "recipe", "class_weight", "cb_focal"),
+                        digits_seeds=(0,))
     return Settings(datasets=tuple(DEV_SUITE), repeats=5, methods=tuple(METHODS), digits_seeds=(0, 1, 2, 3, 4),
                     workers=workers)
 
@@ -280,8 +287,33 @@ def _dataset(name: str) -> tuple[np.ndarray, np.ndarray] | str:
     return _DATA[name]
 
 
-def keel_fold(name: str, fold: int, s: Settings) -> list[dict[str, Any]]:
-    """Every method on test fold ``fold`` of ``RepeatedStratifiedKFold(2, s.repeats)`` on dataset ``name``."""
+def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                      x_test: np.ndarray, seed: int, s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(tuning labels, tuning logits, test logits, "validation" or "cv") the way ``compare`` chooses a threshold
+    inside a unit's training rows (here: the fold's fit + validation rows)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y_train = np.concatenate([y_fit, y_val])
+    if y_train.sum() * VALIDATION >= MIN_POSITIVES:
+        model = _fit_ours("baseline", x_fit, y_fit, seed, s)
+        return y_val, _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0], "validation"
+    import keras
+
+    x_train = np.concatenate([x_fit, x_val])
+    z_oof = np.zeros(len(y_train))
+    p_test = np.zeros(len(x_test))
+    for k, (a, b) in enumerate(StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed).split(x_train, y_train)):
+        keras.backend.clear_session()
+        model = _fit_ours("baseline", x_train[a], y_train[a], seed + 100 * k, s)
+        z_oof[b] = _logits(model, x_train[b])[:, 0]
+        p_test += 1.0 / (1.0 + np.exp(-_logits(model, x_test)[:, 0])) / INNER_FOLDS  # compare averages probabilities
+    p_test = np.clip(p_test, 1e-12, 1 - 1e-12)
+    return y_train, z_oof, np.log(p_test) - np.log1p(-p_test), "cv"
+
+
+def keel_fold(name: str, fold: int, s: Settings, methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every method (or ``methods``) on test fold ``fold`` of ``RepeatedStratifiedKFold(2, s.repeats)`` on dataset
+    ``name``."""
     import keras
     from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -297,20 +329,25 @@ def keel_fold(name: str, fold: int, s: Settings) -> list[dict[str, Any]]:
     x_fit, x_val, x_test = (scaler.transform(x[i]).astype(np.float32) for i in (fit_idx, val_idx, test))
     seed = SEED + fold
     records = []
-    for method in s.methods:
+    for method in (s.methods if methods is None else methods):
         keras.backend.clear_session()
         t0 = time.perf_counter()
+        y_tune, inner = y[val_idx], "validation"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if METHODS[method][0] == "peer":
-                model = _fit_peer(method, x_fit, y[fit_idx], seed, s)
+            if method == "compare":
+                y_tune, z_val, z_test, inner = _compare_protocol(x_fit, y[fit_idx], x_val, y[val_idx], x_test, seed,
+                                                                 s)
             else:
-                model = _fit_ours(method, x_fit, y[fit_idx], seed, s)
+                if METHODS[method][0] == "peer":
+                    model = _fit_peer(method, x_fit, y[fit_idx], seed, s)
+                else:
+                    model = _fit_ours(method, x_fit, y[fit_idx], seed, s)
+                z_val, z_test = _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0]
         fit_seconds = time.perf_counter() - t0
-        z_val, z_test = _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0]
         record = {"dataset": name, "fold": fold, "method": method, "fit_seconds": round(fit_seconds, 2),
-                  "val_positives": int(y[val_idx].sum()), "test_positives": int(y[test].sum())}
-        record.update(score_fold(y[val_idx], z_val, y[test], z_test))
+                  "val_positives": int(y_tune.sum()), "test_positives": int(y[test].sum()), "tuned_on": inner}
+        record.update(score_fold(y_tune, z_val, y[test], z_test))
         records.append(record)
     return records
 
@@ -609,10 +646,10 @@ def choose_default(records: list[dict[str, Any]], quick: bool = True) -> tuple[s
     line = (f"`{best}` ranks above the current default `{current}` on test F1 ({gap}), not significantly "
             f"(Wilcoxon p = {p:.3f} on {len(table)} dataset means, {pf:.3f} on folds)")
     if quick:
-        rest = (": the default stays `recipe @ tuned` until the full run decides; if the full run confirms this "
+        rest = (": the default stays `{current}` until the full run decides; if the full run confirms this "
                 f"ranking with p < 0.05, switch to `{best}`.")
     else:
-        rest = (": the default stays `recipe @ tuned`, the cheapest recipe, because no candidate beats it beyond the "
+        rest = (f": the default stays `{current}`, the cheapest recipe, because no candidate beats it beyond the "
                 "noise (the rule `compare`'s verdict follows too: among tied strategies, recommend the cheapest).")
     return text + line + rest + text_bias, line + "."
 
@@ -649,20 +686,29 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
     # The threshold effect: tuning on a small validation split can lose against 0.5.
     _, methods, tuned = dataset_means(records, "f1_tuned")
     _, _, at05 = dataset_means(records, "f1_05")
-    worse = [m for k, m in enumerate(methods) if tuned[:, k].mean() < at05[:, k].mean()]
+    if "compare" in methods:
+        k = methods.index("compare")
+        cv = sum(r.get("tuned_on") == "cv" for r in records if r["method"] == "compare")
+        n = sum(r["method"] == "compare" for r in records)
+        line = (f"`compare`'s threshold protocol (out-of-fold scores in {cv} of {n} folds, where the validation "
+                f"split would hold < {MIN_POSITIVES} positives): tuned F1 {tuned[:, k].mean():.3f} vs "
+                f"{at05[:, k].mean():.3f} at 0.5 (p = {wilcoxon_p(tuned[:, k], at05[:, k]):.3f}).")
+        (wins if tuned[:, k].mean() >= at05[:, k].mean() else losses).append(line)
+    split = [m for m in methods if m != "compare"]
+    worse = [m for m in split if tuned[:, methods.index(m)].mean() < at05[:, methods.index(m)].mean()]
     if worse:
         losses.append("A threshold tuned for F1 on the 25 % validation split gave a lower mean test F1 than 0.5 for "
                       + ", ".join(f"{m} ({tuned[:, methods.index(m)].mean():.3f} vs "
                                   f"{at05[:, methods.index(m)].mean():.3f})" for m in worse)
                       + f" — validation splits held only {_val_positives(records)} positives.")
-    better = [m for m in methods if m not in worse]
+    better = [m for m in split if m not in worse]
     if better:
-        wins.append("Tuning the F1 threshold beat 0.5 for " + ", ".join(
+        wins.append("Tuning the F1 threshold on the 25 % validation split beat 0.5 for " + ", ".join(
             f"{m} ({tuned[:, methods.index(m)].mean():.3f} vs {at05[:, methods.index(m)].mean():.3f})"
             for m in better) + ".")
     reached = [r for r in records if r["p80_reached"]]
     held = sum(r["p80_held"] for r in reached)
-    line = (f"`{CONSTRAINT}` with the tuner's 0.9 bound: reached on the validation split in {len(reached)} of "
+    line = (f"`{CONSTRAINT}` with the tuner's 0.9 bound: reached on the tuning scores in {len(reached)} of "
             f"{len(records)} method-folds; where reached, precision held on the test fold in {held} of "
             f"{len(reached)}")
     (wins if reached and held >= 0.8 * len(reached) else losses).append(line + ".")
@@ -681,7 +727,8 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
 
 
 def _val_positives(records: list[dict[str, Any]]) -> str:
-    values = sorted({r["val_positives"] for r in records})
+    """The range of positives in the 25 % validation splits (not the out-of-fold tuning sets of ``compare``)."""
+    values = sorted({r["val_positives"] for r in records if r.get("tuned_on", "validation") == "validation"})
     return f"{values[0]}-{values[-1]}" if len(values) > 1 else str(values[0])
 
 
@@ -775,15 +822,49 @@ def section_from(payload: dict[str, Any]) -> Section:
     return store_section(NAME, TITLE, quick, payload, body, wins, losses, payload["seconds"])
 
 
+def extend(payload: dict[str, Any], log: Callable[[str], None] = log) -> dict[str, Any]:
+    """Add the methods of this mode's settings that a stored run (``payload``) lacks: the same datasets, folds,
+    seeds and training settings, only the missing methods trained. Returns the extended payload. Refuses when any
+    setting other than the method list differs (the old records would not be comparable)."""
+    import dataclasses
+
+    quick = bool(payload["quick"])
+    stored = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload["settings"].items()})
+    wanted = _settings(quick)
+    same = dataclasses.replace(stored, methods=wanted.methods, workers=wanted.workers)
+    if same != wanted:
+        raise ValueError(f"the stored {'quick' if quick else 'full'} run used other settings ({stored}); run the "
+                         "whole section again instead")
+    missing = tuple(m for m in wanted.methods if m not in stored.methods)
+    if not missing:
+        log("quality: nothing to add")
+        return payload
+    log(f"quality: adding {', '.join(missing)} to the stored run")
+    started = time.perf_counter()
+    records, _ = measure_keel(dataclasses.replace(wanted, methods=missing), log=log)
+    order = {m: i for i, m in enumerate(wanted.methods)}
+    datasets = list(dict.fromkeys(r["dataset"] for r in payload["records"]))
+    merged = sorted(payload["records"] + [r for r in records if r["dataset"] in datasets],
+                    key=lambda r: (datasets.index(r["dataset"]), r["fold"], order[r["method"]]))
+    out = dict(payload, records=merged, settings=asdict(dataclasses.replace(stored, methods=wanted.methods)))
+    out["seconds"] = round(float(payload["seconds"]) + time.perf_counter() - started, 1)
+    out["extended"] = {"methods": list(missing), "on": now_iso()}
+    return out
+
+
 if __name__ == "__main__":
     import json
     import sys
 
     from benchmarks._report import RESULTS_DIR, atomic_write_json
 
-    if sys.argv[1:] != ["--rebuild"]:
-        sys.exit("usage: python -m benchmarks.quality --rebuild   (re-derive the section from results/quality.json, "
-                 "then run `python -m benchmarks.run --render`)")
-    section = section_from(json.loads((RESULTS_DIR / "quality.json").read_text(encoding="utf-8")))
+    if sys.argv[1:] not in (["--rebuild"], ["--extend"]):
+        sys.exit("usage: python -m benchmarks.quality --rebuild | --extend\n  --rebuild: re-derive the section from "
+                 "results/quality.json\n  --extend: train the methods that run lacks, then re-derive\nthen run "
+                 "`python -m benchmarks.run --render` to rewrite BENCHMARKS.md")
+    data = json.loads((RESULTS_DIR / "quality.json").read_text(encoding="utf-8"))
+    if sys.argv[1] == "--extend":
+        data = extend(data)
+    section = section_from(data)
     atomic_write_json(RESULTS_DIR / "quality.section.json", section.to_json())
     print(f"rebuilt {RESULTS_DIR / 'quality.section.json'}")

@@ -44,19 +44,20 @@ def _records(means):
 
 
 def test_the_default_switches_only_on_a_significant_win():
+    D = quality.DEFAULT
     n = 8
     base = np.linspace(0.3, 0.7, n)
-    clear = _records({"recipe": (base, base - 0.05), "class_weight": (base + 0.05, base - 0.1)})
+    clear = _records({D: (base, base - 0.05), "class_weight": (base + 0.05, base - 0.1)})
     text, line = quality.choose_default(clear)
     # 8 of 8 datasets better: the exact two-sided Wilcoxon p is 2 / 2**8 = 0.0078
     assert "switch the default to `class_weight @ tuned`" in line
     assert f"p = {2 / 2 ** n:.3f}" in line
-    noisy = _records({"recipe": (base, base - 0.05),
+    noisy = _records({D: (base, base - 0.05),
                       "class_weight": (base + np.array([0.05, -0.04, 0.03, -0.02, 0.04, -0.03, 0.02, 0.01]),
                                        base - 0.1)})
     text, line = quality.choose_default(noisy)
     assert "not significantly" in line and "class_weight @ tuned" in line
-    stays = _records({"recipe": (base + 0.02, base), "class_weight": (base, base)})
+    stays = _records({D: (base + 0.02, base), "class_weight": (base, base)})
     text, line = quality.choose_default(stays)
     assert line == "" and "stays the default" in text
 
@@ -152,3 +153,29 @@ def test_min_certifiable_is_the_smallest_count_whose_bound_reaches_the_target(ta
     n = quality._min_certifiable(target, confidence)
     lower = lambda k: beta.ppf(1 - confidence, k, 1)  # noqa: E731 - one-sided Clopper-Pearson bound, k of k correct
     assert lower(n) >= target > lower(n - 1)
+
+
+def test_extend_trains_only_the_missing_methods_and_refuses_other_settings(monkeypatch):
+    import dataclasses
+
+    tiny = quality.Settings(datasets=("d0", "d1"), repeats=1, methods=("a", "b", "c"), digits_seeds=(0,))
+    monkeypatch.setattr(quality, "_settings", lambda quick: tiny)
+    asked = []
+
+    def fake_measure(s, log=None):
+        asked.append(s.methods)
+        return [{"dataset": d, "fold": f, "method": m} for d in s.datasets for f in (0, 1) for m in s.methods], {}
+
+    monkeypatch.setattr(quality, "measure_keel", fake_measure)
+    old = [{"dataset": d, "fold": f, "method": m} for d in ("d0", "d1") for f in (0, 1) for m in ("a", "c")]
+    payload = {"quick": True, "seconds": 10.0, "records": old,
+               "settings": dataclasses.asdict(dataclasses.replace(tiny, methods=("a", "c"), workers=3))}
+    out = quality.extend(payload, log=lambda m: None)
+    assert asked == [("b",)]
+    assert [(r["dataset"], r["fold"], r["method"]) for r in out["records"]] == [
+        (d, f, m) for d in ("d0", "d1") for f in (0, 1) for m in ("a", "b", "c")]
+    assert tuple(out["settings"]["methods"]) == ("a", "b", "c") and out["extended"]["methods"] == ["b"]
+    assert quality.extend(out, log=lambda m: None) is out and asked == [("b",)]  # nothing left to add
+    other = dict(payload, settings=dataclasses.asdict(dataclasses.replace(tiny, methods=("a",), epochs=5)))
+    with pytest.raises(ValueError, match="other settings"):
+        quality.extend(other, log=lambda m: None)
