@@ -129,7 +129,8 @@ def render(sections: list[tuple[Section, bool]], env: dict, argv: list[str], sta
         "TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m benchmarks.run --only loss_speed --quick   # one section",
         "```",
         "",
-        f"This file came from: `{this_command}` (sections run: {', '.join(only) or 'none'}).",
+        f"This file came from: `{this_command}` (sections run: {', '.join(only) or 'none'}). "
+        + _durations(sections),
         "",
         "## Summary: where we win and where we lose",
         "",
@@ -149,6 +150,22 @@ def render(sections: list[tuple[Section, bool]], env: dict, argv: list[str], sta
         lines += [f"_{meta}_", "", section.body.strip(), "",
                   "Where we win and lose: see the [summary](#summary-where-we-win-and-where-we-lose).", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _durations(sections: list[tuple[Section, bool]]) -> str:
+    """How long the sections shown took in their own runs, by mode (what ``make bench`` / ``bench-quick`` cost).
+
+    >>> _durations([(Section("a", "A", "", "", quick=False, seconds=3000), False),
+    ...             (Section("b", "B", "", "", quick=True, seconds=90), True)])
+    'Their own runs took 50 min in full mode (a) and 2 min in quick mode (b), excluding installation.'
+    """
+    parts = []
+    for quick, mode in ((False, "full"), (True, "quick")):
+        chosen = [s for s, _ in sections if s.quick == quick]
+        if chosen:
+            minutes = sum(s.seconds for s in chosen) / 60
+            parts.append(f"{minutes:.0f} min in {mode} mode ({', '.join(s.name for s in chosen)})")
+    return ("Their own runs took " + " and ".join(parts) + ", excluding installation.") if parts else ""
 
 
 def main(argv: list[str] | None = None) -> int:
