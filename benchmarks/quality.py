@@ -76,6 +76,7 @@ METHODS: dict[str, tuple[str, str]] = {
                         "`baseline` strategy), the threshold tuned on the validation split when it holds >= 20 "
                         "positives, else on 2-fold out-of-fold scores of the training rows (test scores: the mean of "
                         "the two fold models)"),
+    "compare_oversample": ("ours", "the `oversample` strategy with `compare`'s threshold protocol"),
     "recipe": ("ours", "BCE + output_bias init, threshold tuned on the validation split"),
     "baseline": ("ours", "strategy baseline (BCE)"),
     "class_weight": ("ours", "strategy class_weight"),
@@ -289,14 +290,15 @@ def _dataset(name: str) -> tuple[np.ndarray, np.ndarray] | str:
 
 
 def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                      x_test: np.ndarray, seed: int, s: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+                      x_test: np.ndarray, seed: int, s: Settings,
+                      strategy: str = "baseline") -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(tuning labels, tuning logits, test logits, "validation" or "cv") the way ``compare`` chooses a threshold
-    inside a unit's training rows (here: the fold's fit + validation rows)."""
+    inside a unit's training rows (here: the fold's fit + validation rows) for ``strategy``."""
     from sklearn.model_selection import StratifiedKFold
 
     y_train = np.concatenate([y_fit, y_val])
     if y_train.sum() * VALIDATION >= MIN_POSITIVES:
-        model = _fit_ours("baseline", x_fit, y_fit, seed, s)
+        model = _fit_ours(strategy, x_fit, y_fit, seed, s)
         return y_val, _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0], "validation"
     import keras
 
@@ -305,7 +307,7 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
     p_test = np.zeros(len(x_test))
     for k, (a, b) in enumerate(StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed).split(x_train, y_train)):
         keras.backend.clear_session()
-        model = _fit_ours("baseline", x_train[a], y_train[a], seed + 100 * k, s)
+        model = _fit_ours(strategy, x_train[a], y_train[a], seed + 100 * k, s)
         z_oof[b] = _logits(model, x_train[b])[:, 0]
         p_test += 1.0 / (1.0 + np.exp(-_logits(model, x_test)[:, 0])) / INNER_FOLDS  # compare averages probabilities
     p_test = np.clip(p_test, 1e-12, 1 - 1e-12)
@@ -336,9 +338,10 @@ def keel_fold(name: str, fold: int, s: Settings, methods: tuple[str, ...] | None
         y_tune, inner = y[val_idx], "validation"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if method == "compare":
+            if method in ("compare", "compare_oversample"):
+                strategy = "baseline" if method == "compare" else "oversample"
                 y_tune, z_val, z_test, inner = _compare_protocol(x_fit, y[fit_idx], x_val, y[val_idx], x_test, seed,
-                                                                 s)
+                                                                 s, strategy)
             else:
                 if METHODS[method][0] == "peer":
                     model = _fit_peer(method, x_fit, y[fit_idx], seed, s)
@@ -693,15 +696,15 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
     # The threshold effect: tuning on a small validation split can lose against 0.5.
     _, methods, tuned = dataset_means(records, "f1_tuned")
     _, _, at05 = dataset_means(records, "f1_05")
-    if "compare" in methods:
-        k = methods.index("compare")
-        cv = sum(r.get("tuned_on") == "cv" for r in records if r["method"] == "compare")
-        n = sum(r["method"] == "compare" for r in records)
-        line = (f"`compare`'s threshold protocol (out-of-fold scores in {cv} of {n} folds, where the validation "
-                f"split would hold < {MIN_POSITIVES} positives): tuned F1 {tuned[:, k].mean():.3f} vs "
+    for name in (m for m in methods if m.startswith("compare")):
+        k = methods.index(name)
+        cv = sum(r.get("tuned_on") == "cv" for r in records if r["method"] == name)
+        n = sum(r["method"] == name for r in records)
+        line = (f"`{name}` (`compare`'s threshold protocol: out-of-fold scores in {cv} of {n} folds, where the "
+                f"validation split would hold < {MIN_POSITIVES} positives): tuned F1 {tuned[:, k].mean():.3f} vs "
                 f"{at05[:, k].mean():.3f} at 0.5 (p = {wilcoxon_p(tuned[:, k], at05[:, k]):.3f}).")
         (wins if tuned[:, k].mean() >= at05[:, k].mean() else losses).append(line)
-    split = [m for m in methods if m != "compare"]
+    split = [m for m in methods if not m.startswith("compare")]
     worse = [m for m in split if tuned[:, methods.index(m)].mean() < at05[:, methods.index(m)].mean()]
     if worse:
         losses.append("A threshold tuned for F1 on the 25 % validation split gave a lower mean test F1 than 0.5 for "
