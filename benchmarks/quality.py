@@ -779,7 +779,8 @@ def render(records: list[dict[str, Any]], digits: list[dict[str, Any]], s: Setti
                    f"{w['fold_better']}/{w['fold_worse']} of {w['folds']}", f"{w['p_folds']:.3f}"] for w in wrows],
                  ["l", "l", "r", "r", "r", "r", "r", "r"]),
         f"### `{CONSTRAINT}`: did precision hold on the test fold?",
-        "Tuned with the tuner's default 0.9 confidence bound on the validation split. *reached*: the bound met "
+        "Tuned with the tuner's default 0.9 confidence bound on the validation split (`compare` rows: mostly on "
+        "out-of-fold scores of all training rows, see the methods). *reached*: the bound met "
         "the target on validation; *held*: test precision >= 0.8 with at least one positive predicted; recall: "
         f"mean test recall over reached folds. Validation splits held {_val_positives(records)} positives; the 0.9 "
         f"bound can certify precision {PRECISION_TARGET:g} only from {_min_certifiable()} predicted positives "
