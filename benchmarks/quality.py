@@ -577,7 +577,8 @@ def wilcoxon_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Our default vs each peer (and vs Keras BCE at 0.5), per metric, on dataset means and on folds."""
     out = []
     comparisons = [(peer, metric, metric) for peer in PEERS for metric in ("f1_tuned", "recall_p80", "pr_auc", "gmean")]
-    comparisons.append(("keras_bce", "f1_tuned", "f1_05"))  # what a user gets today: Keras BCE decided at 0.5
+    # what a user gets without tuning: each peer decided at probability 0.5
+    comparisons += [(peer, "f1_tuned", "f1_05") for peer in PEERS]
     comparisons.append(("keras_bce", "gmean", "gmean_05"))
     present = set(r["method"] for r in records)
     for peer, ours_metric, peer_metric in comparisons:
@@ -693,6 +694,13 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
         line = (f"`{DEFAULT}` vs `{peer}` over {n} datasets: " + ", ".join(parts) + " (Wilcoxon on dataset means"
                 + ("; none significant" if not significant else "") + ").")
         (wins if main["ours"] >= main["theirs"] else losses).append(line)
+    constraint = [w for w in wrows if w["metric"] == METRICS["recall_p80"]]
+    if constraint:
+        top = max(constraint, key=lambda w: w["theirs"])
+        line = (f"`{CONSTRAINT}` (test recall, 0 where the target was not reached on the tuning scores): "
+                f"`{DEFAULT}` {top['ours']:.3f} vs the best peer `{top['peer']}` {top['theirs']:.3f} (Wilcoxon p = "
+                f"{top['p_datasets']:.3f} on {top['datasets']} dataset means, {top['p_folds']:.3f} on folds).")
+        (wins if top["ours"] >= top["theirs"] else losses).append(line)
     # The threshold effect: tuning on a small validation split can lose against 0.5.
     _, methods, tuned = dataset_means(records, "f1_tuned")
     _, _, at05 = dataset_means(records, "f1_05")
@@ -770,8 +778,8 @@ def render(records: list[dict[str, Any]], digits: list[dict[str, Any]], s: Setti
         table,
         choose_default(records, quick)[0],
         f"### Our default (`{DEFAULT}`) vs each peer: Wilcoxon signed-rank",
-        "*better/worse*: datasets (folds) where our default's mean is higher / lower. `keras_bce at 0.5` compares "
-        "our tuned decision with Keras BCE decided at probability 0.5, what a user gets without tuning.",
+        "*better/worse*: datasets (folds) where our default's mean is higher / lower. `<peer> at 0.5` compares "
+        "our tuned decision with the peer decided at probability 0.5, what a user gets without tuning.",
         md_table(["peer", "metric", "ours", "theirs", "better/worse (datasets)", "p (datasets)",
                   "better/worse (folds)", "p (folds)"],
                  [[w["peer"], w["metric"], f"{w['ours']:.3f}", f"{w['theirs']:.3f}",
