@@ -41,6 +41,7 @@ one dataset are not independent).
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -90,8 +91,6 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 PEERS = [m for m, (who, _) in METHODS.items() if who == "peer"]
 DEFAULT = "compare"
-MIN_POSITIVES = 20  # compare's default: fewer expected validation positives switch to out-of-fold scores
-INNER_FOLDS = 2
 TASKS_PER_WORKER = 4
 DIGITS_METHODS = {"baseline": "cross-entropy", "logit_adjusted": "logit-adjusted (tau 1)",
                   "ldam_drw": "LDAM-DRW", "cb_focal": "CB-focal"}
@@ -120,12 +119,23 @@ class Settings:
     workers: int = 1
 
 
+@functools.lru_cache(maxsize=None)
+def _compare_defaults() -> tuple[int, int, float]:
+    """``compare``'s own defaults (min_positives, inner_folds, val_size), read from its signature so that this
+    benchmark follows them if they change (on first use: importing it loads TensorFlow)."""
+    import inspect
+
+    from imbalance.experiment import compare
+
+    p = inspect.signature(compare).parameters
+    return int(p["min_positives"].default), int(p["inner_folds"].default), float(p["val_size"].default)
+
+
 def _settings(quick: bool) -> Settings:
-    import os
-
     from benchmarks._keel import DEV_SUITE, smallest
+    from benchmarks._report import cpu_counts
 
-    workers = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    workers = max(1, int(cpu_counts()["usable"] or 1))
     if quick:
         return Settings(datasets=tuple(smallest(5)), repeats=1, workers=workers,
                         methods=tuple(PEERS) + ("compare", "recipe", "class_weight", "cb_focal"),
@@ -296,8 +306,9 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
     inside a unit's training rows (here: the fold's fit + validation rows) for ``strategy``."""
     from sklearn.model_selection import StratifiedKFold
 
+    min_positives, inner_folds, val_size = _compare_defaults()
     y_train = np.concatenate([y_fit, y_val])
-    if y_train.sum() * VALIDATION >= MIN_POSITIVES:
+    if y_train.sum() * val_size >= min_positives:
         model = _fit_ours(strategy, x_fit, y_fit, seed, s)
         return y_val, _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0], "validation"
     import keras
@@ -305,11 +316,11 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
     x_train = np.concatenate([x_fit, x_val])
     z_oof = np.zeros(len(y_train))
     p_test = np.zeros(len(x_test))
-    for k, (a, b) in enumerate(StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed).split(x_train, y_train)):
+    for k, (a, b) in enumerate(StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(x_train, y_train)):
         keras.backend.clear_session()
         model = _fit_ours(strategy, x_train[a], y_train[a], seed + 100 * k, s)
         z_oof[b] = _logits(model, x_train[b])[:, 0]
-        p_test += 1.0 / (1.0 + np.exp(-_logits(model, x_test)[:, 0])) / INNER_FOLDS  # compare averages probabilities
+        p_test += 1.0 / (1.0 + np.exp(-_logits(model, x_test)[:, 0])) / inner_folds  # compare averages probabilities
     p_test = np.clip(p_test, 1e-12, 1 - 1e-12)
     return y_train, z_oof, np.log(p_test) - np.log1p(-p_test), "cv"
 
@@ -437,6 +448,7 @@ def measure_keel(s: Settings, log: Callable[[str], None] = log) -> tuple[list[di
     from benchmarks._keel import DEV_SUITE, load_suite
 
     suite = load_suite(s.datasets)  # loaded here once to learn which datasets load at all
+    _DATA.update({name: (x, y) for name, x, y in suite})  # in-process folds (workers=1) need not load them again
     names = sorted((name for name, _, _ in suite), key=lambda n: -DEV_SUITE[n].rows if n in DEV_SUITE else 0)
     tasks = [(name, fold, s) for name in names for fold in range(2 * s.repeats)]
     started = time.perf_counter()
@@ -709,8 +721,8 @@ def verdicts(wrows: list[dict[str, Any]], records: list[dict[str, Any]],
         cv = sum(r.get("tuned_on") == "cv" for r in records if r["method"] == name)
         n = sum(r["method"] == name for r in records)
         line = (f"`{name}` (`compare`'s threshold protocol: out-of-fold scores in {cv} of {n} folds, where the "
-                f"validation split would hold < {MIN_POSITIVES} positives): tuned F1 {tuned[:, k].mean():.3f} vs "
-                f"{at05[:, k].mean():.3f} at 0.5 (p = {wilcoxon_p(tuned[:, k], at05[:, k]):.3f}).")
+                f"validation split would hold < {_compare_defaults()[0]} positives): tuned F1 "
+                f"{tuned[:, k].mean():.3f} vs {at05[:, k].mean():.3f} at 0.5 (p = {wilcoxon_p(tuned[:, k], at05[:, k]):.3f}).")
         (wins if tuned[:, k].mean() >= at05[:, k].mean() else losses).append(line)
     split = [m for m in methods if not m.startswith("compare")]
     worse = [m for m in split if tuned[:, methods.index(m)].mean() < at05[:, methods.index(m)].mean()]

@@ -388,9 +388,7 @@ def compare(
         raise ValueError(f"`class_id` applies to multi-class data only; this data is {d.task}.")
     names = resolve(strategies, d.task)
     for name, value in (("epochs", epochs), ("seeds", seeds), ("folds", folds), ("inner_folds", inner_folds)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if "folds" in name else 1):
-            low = 2 if "folds" in name else 1
-            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+        _check_count(name, value, 2 if "folds" in name else 1)
     for name, value in (("test_size", test_size), ("val_size", val_size)):
         if not 0 < float(value) < 1:
             raise ValueError(f"`{name}` must be in (0, 1). Received: {name}={value!r}")
@@ -595,6 +593,12 @@ def _count_target(d: ComparisonData, y: np.ndarray, class_id: int | None) -> int
     return int(counts[counts > 0].min()) if (counts > 0).any() else 0
 
 
+def _check_count(name: str, value: Any, low: int) -> None:
+    """Refuse anything but an integer >= ``low`` (``True`` included), naming the argument and the value."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}")
+
+
 def _batch_size(batch_size: int | None, rows: int) -> int:
     """The default batch: 64 below 5,000 rows, else 256."""
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
@@ -639,8 +643,7 @@ def train_strategy(
 
         raise ValueError(f"Strategy {strategy!r} does not apply to {d.task} labels; strategies for {d.task} "
                          f"data: {', '.join(available(d.task))}.")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
+    _check_count("epochs", epochs, 1)
     config = {"epochs": int(epochs), "batch_size": _batch_size(batch_size, len(d.y)),
               "learning_rate": float(learning_rate)}
     net, _ = _train(d, strategy, d.x, d.y, config, model, int(seed), _Progress(False, 0, 0), callbacks)
