@@ -179,3 +179,33 @@ def test_extend_trains_only_the_missing_methods_and_refuses_other_settings(monke
     other = dict(payload, settings=dataclasses.asdict(dataclasses.replace(tiny, methods=("a",), epochs=5)))
     with pytest.raises(ValueError, match="other settings"):
         quality.extend(other, log=lambda m: None)
+
+
+def test_compares_tie_break_order_is_the_order_measured_on_the_stored_development_suite():
+    """BINARY_F1_ORDER (what compare recommends among tied candidates, binary F1) must be what the stored full run
+    measured: each registered strategy x decision rule, by mean rank of test F1 over the datasets."""
+    import json
+    from pathlib import Path
+
+    from benchmarks.quality import development_order
+    from imbalance.experiment.verdict import BINARY_F1_ORDER
+
+    stored = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "quality.json").read_text())
+    assert not stored["quick"]  # the order comes from the full run, not the 5-dataset smoke test
+    assert tuple(development_order(stored["records"])) == BINARY_F1_ORDER
+
+
+def test_development_order_ranks_registered_strategies_under_both_rules():
+    from benchmarks.quality import development_order
+
+    records = []
+    # Two datasets; oversample at 0.5 wins both, baseline tuned is second on one and third on the other.
+    values = {"d1": {"oversample": (0.5, 0.9), "baseline": (0.7, 0.1), "keras_bce": (1.0, 1.0)},
+              "d2": {"oversample": (0.2, 0.8), "baseline": (0.4, 0.6), "keras_bce": (1.0, 1.0)}}
+    for dataset, methods in values.items():
+        for method, (tuned, half) in methods.items():
+            records.append({"dataset": dataset, "fold": 0, "method": method, "f1_tuned": tuned, "f1_05": half})
+    # Peers (keras_bce) are not registered strategies: never in compare's order, however well they score.
+    # d1 ranks: oversample@0.5 0.9, baseline 0.7, oversample 0.5, baseline@0.5 0.1
+    # d2 ranks: oversample@0.5 0.8, baseline@0.5 0.6, baseline 0.4, oversample 0.2
+    assert development_order(records) == ["oversample@0.5", "baseline", "baseline@0.5", "oversample"]

@@ -58,6 +58,12 @@ def test_compare_on_a_csv_prints_the_table_writes_the_report_and_a_serving_model
     outputs = model.predict(np.asarray(pre.transform(table.x), np.float32)[:50], verbose=0)
     decisions = np.asarray(outputs["decisions"]).reshape(-1)
     assert set(np.unique(decisions)) <= {0, 1} and len(frame) == 1000
+    # F1 has no constraint: both decision rules are candidates, and best.keras decides as thresholds.json says.
+    assert "baseline@0.5" in result.output and "class_weight@0.5" in result.output
+    rule = json.loads((out / "thresholds.json").read_text())
+    scores = np.asarray(outputs["scores"]).reshape(-1)
+    threshold = 0.5 if rule.get("decision") == "0.5" else rule["score_thresholds"][0]
+    assert np.array_equal(decisions, (scores >= threshold).astype(int))
 
 
 def test_inspect_reports_counts_and_strategies(table_csv):

@@ -56,18 +56,20 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(binary_data, t
         assert ra["threshold"] == pytest.approx(rb["threshold"], abs=1e-5)
 
 
-def test_results_are_paired_and_scored_like_sklearn(binary_data, tmp_path):
+def test_results_are_paired_and_scored_like_sklearn(binary_data, tmp_path, monkeypatch):
     from sklearn.metrics import f1_score
 
     results = compare(binary_data, strategies=["baseline", "weighted_bce"], out_dir=tmp_path, **FAST)
     assert len(results.runs) == 4
     table = results.table
-    assert set(table["strategy"]) == {"baseline", "weighted_bce"}
+    # F1 has no constraint: every strategy competes tuned and decided at 0.5.
+    assert set(table["strategy"]) == {"baseline", "weighted_bce", "baseline@0.5", "weighted_bce@0.5"}
     for r in results.runs:
         tn, fp, fn, tp = np.ravel(r["confusion"])
         assert r["objective"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
         assert tn + fp + fn + tp == r["test_rows"]
     # The saved model serves the same decisions as the runner's threshold on the same rows.
+    monkeypatch.setattr(type(results), "best", property(lambda self: "baseline"))
     results.save(tmp_path)
     model = keras.models.load_model(tmp_path / "best.keras")
     x, y = binary_data
@@ -121,7 +123,110 @@ def test_multilabel_comparison_scores_micro_f1_at_per_label_thresholds(tmp_path)
         assert r["objective"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
         assert len(r["threshold"]) == 30  # one threshold per label
         assert tn + fp + fn + tp == r["test_rows"] * 30
+    untuned = [r for r in results.candidate_runs if r["decision"] == "0.5"]
+    assert len(untuned) == len(results.runs)
+    for r in untuned:
+        tn, fp, fn, tp = np.ravel(r["confusion"])
+        assert r["objective"] == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        assert tn + fp + fn + tp == r["test_rows"] * 30 and r["threshold"] == [0.5] * 30
     results.save(tmp_path)
     served = keras.models.load_model(tmp_path / "best.keras")
     out = served.predict(data.x[:20], verbose=0)
     assert np.asarray(out["decisions"]).shape == (20, 30)
+    if results.best.endswith("@0.5"):
+        assert np.array_equal(np.asarray(out["decisions"]), (np.asarray(out["scores"]) >= 0.5).astype(int))
+
+
+def test_untuned_candidates_are_the_same_test_rows_decided_at_one_half(binary_data, tmp_path):
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+
+    results = compare(binary_data, strategies=["baseline", "oversample"], out_dir=tmp_path, **FAST)
+    assert results.decision_rule == "0.5"
+    assert results.candidates == ["baseline", "baseline@0.5", "oversample", "oversample@0.5"]
+    runs = results.candidate_runs
+    assert len(runs) == 2 * len(results.runs)
+    tuned = {(r["strategy"], r["seed"], r["fold"]): r for r in runs if r["decision"] == "tuned"}
+    for r in (r for r in runs if r["decision"] == "0.5"):
+        twin = tuned[(r["strategy"].removesuffix("@0.5"), r["seed"], r["fold"])]
+        y = np.asarray(twin["test_target"]["y"])
+        decision = (np.asarray(twin["test_target"]["score"]) >= 0.5).astype(int)
+        # Scored independently with scikit-learn from the stored test scores of the tuned twin.
+        assert r["objective"] == pytest.approx(f1_score(y, decision), abs=1e-6)
+        assert r["confusion"] == confusion_matrix(y, decision).tolist()
+        assert r["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, decision), abs=1e-6)
+        assert r["threshold"] == [0.5] and "held" not in r
+        assert r["pr_auc"] == twin["pr_auc"]  # the same scores: threshold-free metrics are shared
+    table = results.table.set_index("strategy")
+    for name in results.candidates:
+        mine = [r["objective"] for r in runs if r["strategy"] == name]
+        assert table.loc[name, "objective"] == pytest.approx(np.mean(mine))
+    assert "untuned_objective" not in table.columns  # the untuned decision has rows of its own
+
+
+def test_an_untuned_recommendation_is_served_at_one_half(binary_data, tmp_path, monkeypatch):
+    results = compare(binary_data, strategies=["oversample"], out_dir=tmp_path, **FAST)
+    monkeypatch.setattr(type(results), "best", property(lambda self: "oversample@0.5"))
+    results.save(tmp_path)
+    served = keras.models.load_model(tmp_path / "best.keras")
+    out = served.predict(binary_data[0][:300], verbose=0)
+    scores = np.asarray(out["scores"]).reshape(-1)
+    decisions = np.asarray(out["decisions"]).reshape(-1)
+    assert np.array_equal(decisions, (scores >= 0.5).astype(int))
+    tuned = float(json.loads((tmp_path / "thresholds" / "oversample.json").read_text())["thresholds"][0])
+    between = (scores - 0.5) * (scores - tuned) < 0
+    assert tuned != 0.5 and between.any()  # the tuned rule would decide those rows differently
+    fixed = json.loads((tmp_path / "thresholds.json").read_text())
+    assert fixed == {"strategy": "oversample", "decision": "0.5", "tuned": False, "thresholds": [0.5],
+                     "class_id": None}
+    # The scores are the tuned model's own: the same network, only the decision differs.
+    original = keras.models.load_model(tmp_path / "models" / "oversample.keras")
+    np.testing.assert_allclose(np.asarray(original.predict(binary_data[0][:300], verbose=0)["scores"]).reshape(-1),
+                               scores, rtol=1e-6)
+    assert "oversample@0.5" in (tmp_path / "report.html").read_text()
+
+
+def test_multiclass_untuned_candidate_decides_at_argmax(tmp_path, monkeypatch):
+    from sklearn.metrics import f1_score
+
+    from imbalance.datasets import load_demo
+
+    data = load_demo("digits_lt")
+    results = compare(data, strategies=["baseline"], objective="f1", class_id=0, epochs=2, seeds=1, folds=2,
+                      progress=False, out_dir=tmp_path)
+    assert results.candidates == ["baseline", "baseline@argmax"]
+    for r in (r for r in results.candidate_runs if r["decision"] == "argmax"):
+        per_class = r["per_class"]
+        confusion = np.asarray(r["confusion"])
+        tp, fp, fn = confusion[0, 0], confusion[1:, 0].sum(), confusion[0, 1:].sum()
+        assert r["objective"] == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+        assert per_class["support"][0] == confusion[0].sum()
+    monkeypatch.setattr(type(results), "best", property(lambda self: "baseline@argmax"))
+    results.save(tmp_path)
+    served = keras.models.load_model(tmp_path / "best.keras")
+    out = served.predict(np.asarray(data.x[:200], np.float32), verbose=0)
+    assert np.array_equal(np.asarray(out["decisions"]), np.asarray(out["scores"]).argmax(axis=1))
+    assert f1_score(data.y[:200], np.asarray(out["decisions"]), average="macro") > 0  # a real model, not constant
+    assert json.loads((tmp_path / "thresholds.json").read_text())["decision"] == "argmax"
+
+
+def test_constraints_compete_only_with_tuned_thresholds(binary_data):
+    results = compare(binary_data, strategies=["baseline", "oversample"], objective="recall@precision>=0.8",
+                      **FAST)
+    assert results.decision_rule is None
+    assert results.candidates == ["baseline", "oversample"]
+    assert results.candidate_runs == results.runs
+    assert "@" not in results.best
+    assert "untuned_objective" in results.table.columns  # shown beside, never a candidate
+
+
+def test_records_without_untuned_fields_give_no_untuned_candidate():
+    from imbalance.experiment.runner import _candidate_runs, _goal
+
+    old = {"strategy": "baseline", "seed": 0, "fold": 0, "objective": 0.5, "confusion": [[1, 0], [0, 1]]}
+    new = {**old, "seed": 1, "untuned_objective": 0.4, "untuned_precision": 0.5, "untuned_recall": 0.3,
+           "untuned_confusion": [[2, 0], [1, 1]], "threshold": [0.3]}
+    runs = _candidate_runs([old, new], "0.5", _goal("f1"))
+    assert [(r["strategy"], r["seed"], r["objective"]) for r in runs] == [
+        ("baseline", 0, 0.5), ("baseline", 1, 0.5), ("baseline@0.5", 1, 0.4)]
+    assert runs[2]["confusion"] == [[2, 0], [1, 1]] and runs[2]["threshold"] == [0.5]
+    assert not any(k.startswith("untuned_") for k in runs[2])

@@ -78,6 +78,7 @@ def test_user_callbacks_run_each_epoch(data):
     (dict(strategy="logit_adjusted"), "does not apply to binary"),
     (dict(strategy="baseline", epochs=0), "epochs"),
     (dict(strategy="baseline", batch_size=0), "batch_size"),
+    (dict(strategy="oversample@0.5"), r"compare candidate \(strategy 'oversample' decided at 0.5\)"),
 ])
 def test_bad_arguments_are_refused_with_the_value(data, kwargs, message):
     x, y = data

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from imbalance.experiment.strategies import STRATEGIES, available, get_strategy, register, resolve, unregister
-from imbalance.experiment.verdict import summary_table, verdict
+from imbalance.experiment.verdict import BINARY_F1_ORDER, summary_table, verdict
 
 
 def _runs(values: dict[str, list[float]]) -> list[dict]:
@@ -87,3 +87,55 @@ def test_registry_lists_tasks_and_refuses_bad_names():
         unregister("mine")
     with pytest.raises(ValueError, match="subset of"):
         register("bad", lambda ctx: None, tasks=("regression",))
+
+
+def test_a_measured_preference_breaks_ties_and_unlisted_names_fall_back_to_cost():
+    # The same values in another order over the units: equal means, differences of both signs, a clear tie.
+    base = np.array([0.50, 0.62, 0.70, 0.55, 0.66, 0.61])
+    runs = _runs({"baseline": base.tolist(), "oversample@0.5": np.roll(base, 1).tolist(),
+                  "smote@0.5": np.roll(base, 2).tolist(), "mine": np.roll(base, 3).tolist()})
+    names = ["baseline", "oversample@0.5", "smote@0.5", "mine"]
+    costs = {"baseline": 0, "oversample@0.5": 3.5, "smote@0.5": 4.5, "mine": 5}
+    plain = verdict(runs, names, costs=costs)
+    assert plain.winner is None and set(plain.tied) == set(names)
+    assert plain.recommended == "baseline" and "cheapest" in plain.reason
+    measured = verdict(runs, names, costs=costs, preference=BINARY_F1_ORDER)
+    assert measured.recommended == "oversample@0.5" and "order measured on" in measured.reason
+    # Only the order's listed names count; the rest of the order is irrelevant to who is recommended.
+    assert verdict(runs, ["smote@0.5", "mine"], costs=costs, preference=BINARY_F1_ORDER).recommended == "smote@0.5"
+    runs += _runs({"yours": np.roll(base, 4).tolist()})
+    assert verdict(runs, ["mine", "yours"], costs={"mine": 5, "yours": 1},
+                   preference=BINARY_F1_ORDER).recommended == "yours"
+
+
+def test_a_clear_winner_beats_the_preference(rng):
+    base = rng.normal(0.5, 0.05, size=8)
+    runs = _runs({"oversample@0.5": base.tolist(), "focal": (base + 0.1 + rng.normal(0, 0.01, 8)).tolist()})
+    v = verdict(runs, ["oversample@0.5", "focal"], costs={"oversample@0.5": 3.5, "focal": 2},
+                preference=BINARY_F1_ORDER)
+    assert v.winner == "focal" and v.recommended == "focal"
+
+
+def test_summary_table_marks_each_candidates_decision():
+    runs = [{"strategy": "a", "seed": 0, "fold": 0, "objective": 0.5, "decision": "tuned"},
+            {"strategy": "a@0.5", "seed": 0, "fold": 0, "objective": 0.7, "decision": "0.5"}]
+    table = summary_table(runs, ["a", "a@0.5"])
+    assert table[["strategy", "decision"]].values.tolist() == [["a@0.5", "0.5"], ["a", "tuned"]]
+    assert "decision" not in summary_table([{k: v for k, v in runs[0].items() if k != "decision"}], ["a"])
+
+
+def test_a_scattered_strategy_below_a_beaten_one_is_not_recommended():
+    # best: steady 0.70; close: tied with it; steady: 0.66 on every unit (beaten: the same margin each time, p = 0);
+    # scattered: mean 0.55 but so spread out that the t-test cannot separate it from the best.
+    runs = _runs({"best": [0.70, 0.70, 0.70], "close": [0.72, 0.66, 0.69], "steady": [0.66, 0.66, 0.66],
+                  "scattered": [0.20, 0.75, 0.70]})
+    names = ["best", "close", "steady", "scattered"]
+    costs = {"best": 2, "close": 3, "steady": 1, "scattered": 0}
+    v = verdict(runs, names, costs=costs)
+    assert v.winner is None and v.p_values["close"] >= 0.05
+    assert v.p_values["steady"] == 0.0 and v.p_values["scattered"] >= 0.05
+    assert v.tied == ["best", "close"] and v.recommended == "best"
+    assert "scattered also within the noise, but with a mean below a strategy that best beats" in v.reason
+    # Without the steady strategy nothing is left out: the cheapest tied one is recommended.
+    alone = verdict([r for r in runs if r["strategy"] != "steady"], ["best", "close", "scattered"], costs=costs)
+    assert alone.tied == ["best", "close", "scattered"] and alone.recommended == "scattered"

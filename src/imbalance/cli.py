@@ -84,7 +84,8 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
                          if results.config.get("class_id") is not None else "")
                       + f" — mean ± sd over {verdict.units} paired units")
     out_table.add_column("strategy", no_wrap=True)
-    out_table.add_column(f"{goal.metric_name} tuned", justify="right", no_wrap=True)
+    rule = results.decision_rule
+    out_table.add_column(goal.metric_name if rule else f"{goal.metric_name} tuned", justify="right", no_wrap=True)
     labels = {"precision": "precision", "recall": "recall", "held": "held", "untuned_objective": "at default",
               "untuned_precision": "precision at default", "pr_auc": "PR-AUC", "balanced_accuracy": "bal. acc",
               "seconds": "s/run"}
@@ -103,9 +104,13 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
         out_table.add_row(name + mark, *cells, style="bold green" if name == verdict.recommended else None)
     console.print(out_table)
     console.print(f"[bold]Verdict:[/] {verdict.reason}", highlight=False)
-    console.print("'tuned': on test rows at the threshold chosen on training rows only; 'at default': the same "
-                  "models at 0.5 / argmax; 'held': share of units where the constraint held on test.",
-                  highlight=False, style="dim")
+    if rule:
+        note = (f"'strategy': on test rows at the threshold tuned on training rows only; 'strategy@{rule}': the same "
+                f"models decided at {'probability 0.5' if rule == '0.5' else 'argmax'}, no threshold tuned.")
+    else:
+        note = ("'tuned': on test rows at the threshold chosen on training rows only; 'at default': the same "
+                "models at 0.5 / argmax; 'held': share of units where the constraint held on test.")
+    console.print(note, highlight=False, style="dim")
     if out is not None:
         console.print(f"Report: {out / 'report.html'}   best model: {out / 'best.keras'}   runs: "
                       f"{out / 'runs.jsonl'}", highlight=False)

@@ -49,6 +49,7 @@ from imbalance.labels import TASKS, inspect_labels, to_class_ids, to_multi_hot
 from imbalance.losses._common import check_scalar, quote
 
 __all__ = [
+    "ArgmaxLayer",
     "OBJECTIVE_FORMS",
     "Objective",
     "ThresholdLayer",
@@ -958,6 +959,23 @@ class ThresholdLayer(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "thresholds": list(self.thresholds), "task": self.task,
                 "class_id": self.class_id, "from_logits": self.from_logits}
+
+
+@keras.saving.register_keras_serializable(package="imbalance")
+class ArgmaxLayer(keras.layers.Layer):
+    """Scores ``(..., K)`` in, the class id of the highest score out (int32): the untuned multi-class decision,
+    as a serializable layer for a saved model's ``decisions`` output (no weights).
+
+    >>> ArgmaxLayer()(np.array([[0.2, 0.5, 0.3], [0.7, 0.2, 0.1]], "float32")).numpy().tolist()
+    [1, 0]
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+
+    def call(self, scores: Any) -> Any:
+        return ops.cast(ops.argmax(scores, axis=-1), "int32")
 
 
 # --- cross-validated scores ----------------------------------------------------------------------------------

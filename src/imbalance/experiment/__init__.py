@@ -5,7 +5,15 @@
 True
 """
 
-from imbalance.experiment.runner import ComparisonData, Results, build_mlp, compare, prepare_data, train_strategy
+from imbalance.experiment.runner import (
+    ComparisonData,
+    Results,
+    build_mlp,
+    compare,
+    prepare_data,
+    split_candidate,
+    train_strategy,
+)
 from imbalance.experiment.strategies import (
     STRATEGIES,
     Strategy,
@@ -31,6 +39,7 @@ __all__ = [
     "get_strategy",
     "prepare_data",
     "register",
+    "split_candidate",
     "summary_table",
     "train_strategy",
     "verdict",

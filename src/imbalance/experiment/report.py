@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page (plots embedded as PNG data URIs) for a comparison.
 
 Sections: the verdict, the results table (mean ± spread over units), precision-recall curves per strategy,
-confusion matrices at the tuned thresholds, the class distribution each strategy trained on, the diagnosis of each
+confusion matrices at the tuned thresholds (and of the recommended candidate when it decides at 0.5 / argmax),
+the class distribution each strategy trained on, the diagnosis of each
 strategy's test scores, and every run.
 """
 
@@ -43,10 +44,11 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _first_runs(results: "Results") -> dict[str, dict[str, Any]]:
-    """Each strategy's run on the first unit (seed 0, fold 0), or its first run."""
+def _first_runs(results: "Results", candidates: bool = False) -> dict[str, dict[str, Any]]:
+    """Each strategy's (or with ``candidates``, each candidate's) run on the first unit (seed 0, fold 0), or its
+    first run."""
     first: dict[str, dict[str, Any]] = {}
-    for r in results.runs:
+    for r in results.candidate_runs if candidates else results.runs:
         s = r["strategy"]
         if s not in first or (r["seed"], r["fold"]) < (first[s]["seed"], first[s]["fold"]):
             first[s] = r
@@ -135,9 +137,20 @@ def _confusion_figure(results: "Results", first: dict[str, dict[str, Any]]) -> s
         ax.set_title(s, fontsize=8)
         ax.set_xlabel("predicted", fontsize=7)
         ax.set_ylabel("true", fontsize=7)
-    fig.suptitle("Confusion matrices at the tuned thresholds (seed 0, fold 0; colour = row fraction)", fontsize=9)
+    fig.suptitle("Confusion matrices at the tuned thresholds"
+                 + (f" and of the recommended {results.best} (seed 0, fold 0; colour = row fraction)"
+                    if "@" in results.best else " (seed 0, fold 0; colour = row fraction)"), fontsize=9)
     fig.tight_layout()
     return _png(fig)
+
+
+def _confusion_runs(results: "Results", first: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The tuned run of every strategy, plus the recommended candidate when it is an untuned decision."""
+    best = results.best
+    if "@" not in best:
+        return first
+    chosen = _first_runs(results, candidates=True).get(best)
+    return {**first, best: chosen} if chosen and chosen.get("confusion") else first
 
 
 def _distribution_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str | None:
@@ -233,13 +246,16 @@ def render_report(results: "Results") -> str:
         "<h2>Results on test</h2>",
         _results_table(results),
         "<p class='muted'>Objective measured on each unit's test rows at the threshold tuned on its training rows"
+        + (f"; a row named <code>strategy@{results.decision_rule}</code> is the same models decided at "
+           f"{'probability 0.5' if results.decision_rule == '0.5' else 'argmax'}, without a tuned threshold"
+           if results.decision_rule else "")
         + ("; <i>held</i> = fraction of units where the constraint held on test" if results.goal.kind in (
             "recall_at_precision", "precision_at_recall") else "")
         + ". PR-AUC is the average precision of the scores (threshold-free).</p>",
         "<h2>Precision-recall curves</h2>",
         f"<img alt='precision-recall curves' src='{_pr_figure(results, first)}'>",
         "<h2>Confusion matrices</h2>",
-        f"<img alt='confusion matrices' src='{_confusion_figure(results, first)}'>",
+        f"<img alt='confusion matrices' src='{_confusion_figure(results, _confusion_runs(results, first))}'>",
     ]
     dist = _distribution_figure(results, first)
     if dist:

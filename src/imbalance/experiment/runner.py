@@ -12,7 +12,12 @@ The protocol, chosen so that a small minority class does not decide the verdict 
   those models). Constraint objectives (``recall@precision>=P``) use the tuner's confidence bound by default.
 * **Metrics on test**: the objective at the tuned threshold (for a constraint: the recall or precision reached, and
   whether the constraint held), PR-AUC, balanced accuracy, per-class precision / recall.
-* **Verdict**: see :func:`imbalance.experiment.verdict.verdict`.
+* **Candidates**: each strategy with its tuned threshold (``"oversample"``) and, for F-beta and cost objectives,
+  the same models decided at 0.5 / argmax (``"oversample@0.5"``), scored on the same test rows; see
+  :class:`Results`.
+* **Verdict**: see :func:`imbalance.experiment.verdict.verdict`; for binary data and F1 a tie is broken by the
+  order measured on the development suite (:data:`imbalance.experiment.verdict.BINARY_F1_ORDER`), otherwise by
+  cost.
 * **Results are never lost**: each finished run is appended to ``runs.jsonl`` in ``out_dir`` (the whole file is
   rewritten to a temporary file and moved into place, so it is never half-written); running the same command again
   skips the runs already there, so an interrupted comparison resumes where it stopped.
@@ -33,7 +38,8 @@ import numpy as np
 from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
-__all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp", "train_strategy"]
+__all__ = ["ComparisonData", "Results", "compare", "prepare_data", "build_mlp", "split_candidate",
+           "train_strategy"]
 
 RUNS_FILE = "runs.jsonl"
 
@@ -241,9 +247,17 @@ def _binary_scores(goal: _Goal, y: np.ndarray, decision: np.ndarray) -> dict[str
 class Results:
     """What :func:`compare` found: every run, the summary table and the verdict.
 
-    ``table`` has one row per strategy: the objective's mean and spread over units, PR-AUC, balanced accuracy and,
-    for constraint objectives, how often the constraint held on test. ``best`` is the recommended strategy (the
-    winner, or the cheapest of the tied strategies).
+    The verdict chooses among :attr:`candidates`: a trained strategy together with its decision rule. Each strategy
+    competes with the threshold tuned on training rows (``"oversample"``) and, for objectives without a constraint
+    (F-beta, cost), also decided at probability 0.5 (``"oversample@0.5"``; ``"@argmax"`` for multi-class data with
+    ``class_id``): the same models and test rows, no extra training. On small validation sets a tuned F1 threshold
+    overfits, and the development suite found rebalanced models decided at 0.5 ahead of every tuned threshold, so
+    the untuned rule must be able to win. A constraint (``recall@precision>=P``) needs a tuned threshold, so there
+    only tuned candidates compete.
+
+    ``table`` has one row per candidate: the objective's mean and spread over units, PR-AUC, balanced accuracy and,
+    for constraint objectives, how often the constraint held on test. ``best`` is the recommended candidate (the
+    winner, or the tied candidate chosen by :func:`~imbalance.experiment.verdict.verdict`'s fixed rule).
     """
 
     runs: list[dict[str, Any]]
@@ -254,21 +268,48 @@ class Results:
     out_dir: Path | None = None
 
     @property
+    def decision_rule(self) -> str | None:
+        """The untuned decision that competes beside each tuned threshold: ``"0.5"`` (binary, multi-label) or
+        ``"argmax"`` (multi-class with ``class_id``) for F-beta and cost objectives; ``None`` for constraints and
+        for multi-class data without ``class_id`` (already decided at argmax)."""
+        return _decision_rule(self.data, self.goal, self.config.get("class_id"))
+
+    @property
+    def candidates(self) -> list[str]:
+        """Every (strategy, decision rule) the verdict chooses from: ``"s"`` (tuned) and ``"s@0.5"``."""
+        rule = self.decision_rule
+        return [c for s in self.config["strategies"] for c in ((s, f"{s}@{rule}") if rule else (s,))]
+
+    @property
+    def candidate_runs(self) -> list[dict[str, Any]]:
+        """``runs`` plus, per run, the record of the same models at the untuned decision (named ``"s@0.5"``)."""
+        return _candidate_runs(self.runs, self.decision_rule, self.goal)
+
+    @property
     def table(self):  # -> pandas.DataFrame
         from imbalance.experiment.verdict import summary_table
 
-        return summary_table(self.runs, self.config["strategies"], self.goal.higher_is_better)
+        table = summary_table(self.candidate_runs, self.candidates, self.goal.higher_is_better)
+        if self.decision_rule is not None:  # the untuned decision has rows of its own
+            table = table.drop(columns=[c for c in ("untuned_objective", "untuned_precision") if c in table])
+        return table
 
     @property
     def verdict(self):
         from imbalance.experiment.strategies import STRATEGIES
-        from imbalance.experiment.verdict import verdict
+        from imbalance.experiment.verdict import BINARY_F1_ORDER, verdict
 
-        costs = {s: STRATEGIES[s].cost if s in STRATEGIES else 99 for s in self.config["strategies"]}
-        return verdict(self.runs, self.config["strategies"], self.goal.higher_is_better, costs)
+        costs = {}
+        for c in self.candidates:
+            strategy, rule = split_candidate(c)
+            costs[c] = (STRATEGIES[strategy].cost if strategy in STRATEGIES else 99) + (0.5 if rule else 0.0)
+        measured = self.data.task == "binary" and self.goal.kind == "fbeta" and self.goal.beta == 1
+        return verdict(self.candidate_runs, self.candidates, self.goal.higher_is_better, costs,
+                       preference=BINARY_F1_ORDER if measured else None)
 
     @property
     def best(self) -> str:
+        """The recommended candidate (``"s"`` or ``"s@0.5"``)."""
         return self.verdict.recommended
 
     def save(self, out_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -283,18 +324,80 @@ class Results:
         if self.out_dir is None or Path(self.out_dir).resolve() != out.resolve():
             _write_runs(out / RUNS_FILE, self.runs)
         _atomic_write(out / "results.csv", self.table.to_csv(index=False))
-        best = self.best
-        model_path = out / "models" / f"{best}.keras"
-        if best in self.models:
+        strategy, rule = split_candidate(self.best)
+        model_path = out / "models" / f"{strategy}.keras"
+        if strategy in self.models:
             model_path.parent.mkdir(parents=True, exist_ok=True)
-            self.models[best].save(model_path)
+            self.models[strategy].save(model_path)
         if model_path.exists():
-            _atomic_copy(model_path, out / "best.keras")
-        thresholds = out / "thresholds" / f"{best}.json"
-        if thresholds.exists():
-            _atomic_copy(thresholds, out / "thresholds.json")
+            if rule is None:
+                _atomic_copy(model_path, out / "best.keras")
+            else:
+                import keras
+
+                served = _with_fixed_decision(self.data, keras.models.load_model(model_path),
+                                              rule, self.config.get("class_id"))
+                _save_model_atomically(served, out / "best.keras")
+        if rule is None:
+            thresholds = out / "thresholds" / f"{strategy}.json"
+            if thresholds.exists():
+                _atomic_copy(thresholds, out / "thresholds.json")
+        else:
+            fixed = {"strategy": strategy, "decision": rule, "tuned": False,
+                     "thresholds": [0.5] * _outputs(self.data) if rule == "0.5" else [],
+                     "class_id": self.config.get("class_id")}
+            _atomic_write(out / "thresholds.json", json.dumps(fixed, indent=2) + "\n")
         write_report(self, out / "report.html")
         return out
+
+
+def split_candidate(name: str) -> tuple[str, str | None]:
+    """``"oversample@0.5"`` -> ``("oversample", "0.5")``; ``"oversample"`` (tuned threshold) -> ``("oversample",
+    None)``.
+
+    >>> split_candidate("cb_focal@argmax"), split_candidate("baseline")
+    (('cb_focal', 'argmax'), ('baseline', None))
+    """
+    strategy, _, rule = name.partition("@")
+    return strategy, rule or None
+
+
+def _decision_rule(d: ComparisonData, goal: _Goal, class_id: int | None) -> str | None:
+    if goal.kind not in ("fbeta", "cost"):
+        return None  # a constraint is only met by a threshold tuned for it
+    if d.task == "multiclass":
+        return "argmax" if class_id is not None else None
+    return "0.5"
+
+
+_UNTUNED_KEYS = ("confusion", "balanced_accuracy", "per_class", "positives_per_row")
+
+
+def _candidate_runs(runs: list[dict[str, Any]], rule: str | None, goal: _Goal) -> list[dict[str, Any]]:
+    """The runs as candidate records: each tuned run (``decision: "tuned"``) followed by the same run at the
+    untuned decision ``rule`` (strategy ``"s@<rule>"``), scored from the ``untuned_*`` fields recorded on the same
+    test rows. Without a rule the runs are returned as they are."""
+    if rule is None:
+        return list(runs)
+    out = []
+    for r in runs:
+        out.append({**r, "decision": "tuned"})
+        if r.get("untuned_objective") is None:
+            continue  # a record from before the untuned fields existed
+        q = {k: v for k, v in r.items() if not k.startswith("untuned_") and k not in ("held", "fbeta")}
+        q.update(strategy=f"{r['strategy']}@{rule}", decision=rule, objective=r["untuned_objective"],
+                 precision=r["untuned_precision"], recall=r["untuned_recall"],
+                 threshold=[0.5] * len(r.get("threshold") or []) if rule == "0.5" else [],
+                 threshold_note=f"decided at {rule}; no threshold tuned")
+        if goal.kind == "fbeta":
+            q["fbeta"] = r["untuned_objective"]
+        for key in _UNTUNED_KEYS:
+            if f"untuned_{key}" in r:
+                q[key] = r[f"untuned_{key}"]
+            else:
+                q.pop(key, None)  # never show the tuned decision's numbers under the untuned name
+        out.append(q)
+    return out
 
 
 # --- files -----------------------------------------------------------------------------------------------------
@@ -634,8 +737,13 @@ def train_strategy(
     >>> net.output.shape[-1]  # one logit for binary data
     1
     """
-    from imbalance.experiment.strategies import get_strategy
+    from imbalance.experiment.strategies import STRATEGIES, get_strategy
 
+    if isinstance(strategy, str) and "@" in strategy and strategy not in STRATEGIES:
+        name, rule = split_candidate(strategy)
+        raise ValueError(f"{strategy!r} is a compare candidate (strategy {name!r} decided at {rule}), not a "
+                         f"strategy: train {name!r} and decide its scores at {rule}. split_candidate({strategy!r}) "
+                         f"returns ({name!r}, {rule!r}).")
     d = _from_arrays("arrays", x, y, task, None)
     known = get_strategy(strategy)  # an unknown name fails here, listing the known ones
     if not known.applies_to(d.task):
@@ -773,9 +881,7 @@ def _evaluate(d: ComparisonData, goal: _Goal, class_id: int | None, tuner: Any, 
         out["pr_auc"] = float(average_precision_score(y[:, present], scores[:, present], average="micro"))
         out["macro_pr_auc"] = float(average_precision_score(y[:, present], scores[:, present], average="macro"))
         out["balanced_accuracy"] = float("nan")
-        tp = (y & decision).sum(axis=0)
-        out["confusion"] = [[int(((1 - y) & (1 - decision)).sum()), int(((1 - y) & decision).sum())],
-                            [int((y & (1 - decision)).sum()), int(tp.sum())]]
+        out["confusion"] = _micro_confusion(y, decision)
         out["pr_curve"] = _pr_curve(y.ravel(), scores.ravel())
         out["threshold"] = [float(t) for t in np.ravel(tuner.thresholds_)]
         out["positives_per_row"] = float(decision.sum(axis=1).mean())
@@ -829,18 +935,42 @@ def _target_scores(d: ComparisonData, class_id: int | None, y: np.ndarray,
 
 
 def _untuned(d: ComparisonData, goal: _Goal, class_id: int | None, y: np.ndarray,
-             scores: np.ndarray) -> dict[str, float]:
-    """The objective, precision and recall at the default decision (0.5, or argmax for multi-class): what the user
-    gets without a tuned threshold."""
+             scores: np.ndarray) -> dict[str, Any]:
+    """The objective, precision, recall, confusion matrix and balanced accuracy at the default decision (0.5, or
+    argmax for multi-class): what the user gets without a tuned threshold, and what the ``<strategy>@0.5``
+    candidates of :attr:`Results.candidates` are scored on."""
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    out: dict[str, Any] = {}
     if d.task == "multiclass":
         if class_id is None:
             return {}
         predicted = scores.argmax(axis=1)
         result = _binary_scores(goal, y == class_id, predicted == class_id)
+        out["untuned_confusion"] = confusion_matrix(y, predicted, labels=list(range(d.num_classes))).tolist()
+        out["untuned_balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
+        out["untuned_per_class"] = _per_class(y, predicted, d.num_classes)
+    elif d.task == "multilabel":
+        truth = np.asarray(y).astype(np.int64)
+        decision = (scores >= 0.5).astype(np.int64)
+        result = _binary_scores(goal, truth, decision)
+        out["untuned_confusion"] = _micro_confusion(truth, decision)
+        out["untuned_positives_per_row"] = float(decision.sum(axis=1).mean())
     else:
-        result = _binary_scores(goal, y, scores >= 0.5 if d.task == "multilabel" else scores[:, 0] >= 0.5)
-    return {"untuned_objective": result["objective"], "untuned_precision": result["precision"],
-            "untuned_recall": result["recall"]}
+        decision = (scores[:, 0] >= 0.5).astype(np.int64)
+        result = _binary_scores(goal, y, decision)
+        out["untuned_confusion"] = confusion_matrix(y, decision, labels=[0, 1]).tolist()
+        out["untuned_balanced_accuracy"] = float(balanced_accuracy_score(y, decision))
+        out["untuned_per_class"] = _per_class(y, decision, 2)
+    out.update({"untuned_objective": result["objective"], "untuned_precision": result["precision"],
+                "untuned_recall": result["recall"]})
+    return out
+
+
+def _micro_confusion(y: np.ndarray, decision: np.ndarray) -> list[list[int]]:
+    """The 2 x 2 confusion matrix of every (row, label) decision of a multi-label problem."""
+    return [[int(((1 - y) & (1 - decision)).sum()), int(((1 - y) & decision).sum())],
+            [int((y & (1 - decision)).sum()), int((y & decision).sum())]]
 
 
 def _per_class(y: np.ndarray, predicted: np.ndarray, k: int) -> dict[str, list[float]]:
@@ -873,6 +1003,34 @@ def _diagnosis(d: ComparisonData, y: np.ndarray, scores: np.ndarray, class_id: i
         return {"text": str(result), **result.to_dict()}
     except ValueError as error:
         return {"text": f"no diagnosis: {error}"}
+
+
+def _with_fixed_decision(d: ComparisonData, served: Any, rule: str, class_id: int | None) -> Any:
+    """A served model (``scores`` and maybe ``decisions``) rewired to decide at ``rule``: probability 0.5 per
+    output, or argmax for multi-class data."""
+    import keras
+
+    from imbalance.thresholds import ArgmaxLayer, ThresholdLayer
+
+    inputs = keras.Input(served.inputs[0].shape[1:])
+    scores = served(inputs)["scores"]
+    if rule == "argmax":
+        layer = ArgmaxLayer(name="decisions")
+    else:
+        layer = ThresholdLayer([0.5] * _outputs(d), task="multilabel" if d.task == "multilabel" else "binary",
+                               name="decisions")
+    return keras.Model(inputs, {"scores": scores, "decisions": layer(scores)}, name="imbalance_served")
+
+
+def _save_model_atomically(model: Any, path: Path) -> None:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, then moved into place."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _served_model(d: ComparisonData, fitted: list[Any], tuner: Any) -> Any:

@@ -3,15 +3,28 @@
 Every strategy is scored on the same evaluation units (seed × fold), so the comparison is paired: for the best
 strategy (highest mean objective) and each other one, a one-sided paired t-test over the units asks whether the best
 is really better. The best is the **winner** only when it beats the runner-up with ``p < alpha``. Otherwise the
-strategies that the best does not beat (``p >= alpha``) are **tied**, and the verdict recommends the cheapest of them
-(plain cross-entropy before class weights before a special loss before resampling): spending effort on a recipe that
-does not measurably help is the mistake the seeds' answers make.
+strategies that the best does not beat (``p >= alpha``) are **tied** (less those whose mean is below a strategy the
+best does beat: with few units a scattered strategy escapes the test without being any good), and the verdict
+recommends one of them by a rule fixed in advance, never by the luckiest mean:
+
+* with a ``preference`` (an order measured elsewhere, such as :data:`BINARY_F1_ORDER` from the development suite),
+  the first tied candidate in that order;
+* otherwise, and for candidates the order does not list, the cheapest (plain cross-entropy before class weights
+  before a special loss before resampling): spending effort on a recipe that does not measurably help is the
+  mistake the seeds' answers make.
 
 >>> runs = [{"strategy": s, "seed": i, "fold": 0, "objective": v}
 ...         for i in range(5) for s, v in (("baseline", 0.50 + 0.01 * i), ("focal", 0.70 + 0.01 * (i % 2)))]
 >>> v = verdict(runs, ["baseline", "focal"], higher_is_better=True, costs={"baseline": 0, "focal": 2})
 >>> v.winner, v.recommended
 ('focal', 'focal')
+>>> tie = [{"strategy": s, "seed": i, "fold": 0, "objective": 0.6 + 0.01 * ((i + k) % 3)}
+...        for i in range(6) for k, s in enumerate(("baseline", "oversample@0.5"))]
+>>> verdict(tie, ["baseline", "oversample@0.5"], costs={"baseline": 0, "oversample@0.5": 3}).recommended
+'baseline'
+>>> verdict(tie, ["baseline", "oversample@0.5"], costs={"baseline": 0, "oversample@0.5": 3},
+...         preference=BINARY_F1_ORDER).recommended
+'oversample@0.5'
 """
 
 from __future__ import annotations
@@ -21,9 +34,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["Verdict", "summary_table", "verdict"]
+__all__ = ["BINARY_F1_ORDER", "Verdict", "summary_table", "verdict"]
 
 ALPHA = 0.05
+
+#: The tie-break order of ``compare`` for binary data and the F1 objective, measured on the development suite
+#: (``benchmarks/quality.py``, BENCHMARKS.md: 12 KEEL datasets, stratified 5x2 CV, the same MLP for every method):
+#: every registered binary strategy under each decision rule, sorted by its mean rank of test F1 over the datasets.
+#: ``name`` is the threshold tuned on training rows, ``name@0.5`` the same model decided at probability 0.5.
+#: Deciding at 0.5 after rebalancing ranked above every tuned threshold: on the small validation sets of
+#: imbalanced data (2-78 positives) a tuned F1 threshold overfits, and ``oversample@0.5`` beat the tuned plain
+#: cross-entropy with Wilcoxon p = 0.007 (0.603 vs 0.559). ``tests/test_benchmarks.py`` checks this tuple against
+#: the stored results, so it cannot drift from what was measured.
+BINARY_F1_ORDER: tuple[str, ...] = (
+    "oversample@0.5", "smote@0.5", "weighted_bce@0.5", "cb_focal@0.5", "class_weight@0.5", "asl@0.5",
+    "oversample", "weighted_bce", "class_weight", "asl", "cb_focal", "smote", "baseline", "focal@0.5", "focal",
+    "undersample@0.5", "baseline@0.5", "undersample",
+)
 
 
 @dataclass
@@ -58,11 +85,16 @@ def verdict(
     runs: Sequence[dict[str, Any]],
     strategies: Sequence[str],
     higher_is_better: bool = True,
-    costs: dict[str, int] | None = None,
+    costs: dict[str, float] | None = None,
     metric: str = "objective",
     alpha: float = ALPHA,
+    preference: Sequence[str] | None = None,
+    preference_source: str = "the development suite (BENCHMARKS.md)",
 ) -> Verdict:
-    """Decide winner or tie from per-unit results (records with ``strategy``, ``seed``, ``fold`` and ``metric``)."""
+    """Decide winner or tie from per-unit results (records with ``strategy``, ``seed``, ``fold`` and ``metric``).
+
+    ``costs`` rank the tied strategies when ``preference`` (an order measured on other data, named by
+    ``preference_source`` in the reason) lists none of them; the best mean breaks equal costs."""
     from scipy import stats
 
     strategies = list(strategies)
@@ -97,13 +129,26 @@ def verdict(
                   f"(one-sided paired t-test over {n} units, p = {p_values[runner_up]:.3g}).")
         return Verdict(best, best, best, [best], p_values, n, reason)
     tied = [best] + [s for s, p in p_values.items() if p >= alpha]
-    recommended = min(tied, key=lambda s: (costs.get(s, 99), -means[strategies.index(s)]))
+    # A strategy the test could not separate from the best only because its results scatter must not be
+    # recommended over one the test did separate but whose mean is higher: keep the tied ones at or above the
+    # best mean that the best beat.
+    beaten = [means[strategies.index(s)] for s, p in p_values.items() if p < alpha]
+    below = [s for s in tied if beaten and means[strategies.index(s)] < max(beaten)]
+    tied = [s for s in tied if s not in below]
+    preferred = [s for s in (preference or ()) if s in tied]
+    if preferred:
+        recommended = preferred[0]
+        rule = f"the first of the tied strategies in the order measured on {preference_source}"
+    else:
+        recommended = min(tied, key=lambda s: (costs.get(s, 99), -means[strategies.index(s)]))
+        rule = "the cheapest of the tied strategies"
     if n < 2:
         why = "only one evaluation unit: no test is possible"
     else:
         why = f"{best} does not beat {runner_up} beyond the noise (p = {p_values[runner_up]:.3g} over {n} units)"
-    reason = (f"Tie between {', '.join(tied)}: {why}. Recommended: {recommended}, the cheapest of the tied "
-              "strategies.")
+    left_out = (f" ({', '.join(below)} also within the noise, but with a mean below a strategy that {best} beats)"
+                if below else "")
+    reason = f"Tie between {', '.join(tied)}{left_out}: {why}. Recommended: {recommended}, {rule}."
     return Verdict(best, None, recommended, tied, p_values, n, reason)
 
 
@@ -127,6 +172,8 @@ def summary_table(runs: Sequence[dict[str, Any]], strategies: Sequence[str], hig
         objective = np.array([r["objective"] for r in mine], float)
         row["objective"] = float(np.nanmean(objective))
         row["objective_std"] = float(np.nanstd(objective, ddof=1)) if len(mine) > 1 else float("nan")
+        if any("decision" in r for r in mine):
+            row["decision"] = mine[0].get("decision", "tuned")
         for key in ("precision", "recall", "held", "untuned_objective", "untuned_precision", "pr_auc",
                     "balanced_accuracy", "seconds"):
             values = [float(r[key]) for r in mine if r.get(key) is not None and r[key] == r[key]]  # drop NaN
