@@ -59,11 +59,40 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     write(path, text)
 
 
+def stored_path(name: str, quick: bool, suffix: str = ".json") -> Path:
+    """Where a run stores a section's file (``.json`` raw results, ``.section.json`` the rendered section):
+    ``results/<name><suffix>``, except that a quick run never overwrites a full run's file (hours of measurement,
+    and what the committed BENCHMARKS.md and ``compare``'s tie-break order come from); it goes to
+    ``results/<name>.quick<suffix>`` then (ignored by git)."""
+    path = RESULTS_DIR / f"{name}{suffix}"
+    if quick and _is_full_run(path):
+        return RESULTS_DIR / f"{name}.quick{suffix}"
+    return path
+
+
+def _is_full_run(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("quick") is False
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_raw(name: str) -> dict[str, Any] | None:
+    """The newest raw results of a section (full or quick, by ``generated``), or ``None``."""
+    found = []
+    for path in (RESULTS_DIR / f"{name}.json", RESULTS_DIR / f"{name}.quick.json"):
+        try:
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return max(found, key=lambda d: str(d.get("generated", ""))) if found else None
+
+
 def store_section(name: str, title: str, quick: bool, payload: dict[str, Any], body: str, wins: list[str],
                   losses: list[str], elapsed: float) -> "Section":
-    """Write a section's raw results (``payload``, which holds ``generated``) to ``results/<name>.json`` atomically
-    and return its :class:`Section` for BENCHMARKS.md."""
-    atomic_write_json(RESULTS_DIR / f"{name}.json", payload)
+    """Write a section's raw results (``payload``, which holds ``generated``) atomically to
+    :func:`stored_path` and return its :class:`Section` for BENCHMARKS.md."""
+    atomic_write_json(stored_path(name, quick), payload)
     return Section(
         name=name,
         title=title,

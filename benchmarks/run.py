@@ -40,6 +40,7 @@ from benchmarks._report import (  # noqa: E402
     md_bullets,
     now_iso,
     python_command,
+    stored_path,
 )
 
 # name -> (module, title shown in --list), in run order: `speed` last, as it collects the goals the others measured.
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             section = run_section(name, args.quick)
             failed |= section.failed
             if not section.failed:
-                atomic_write_json(section_path(name), section.to_json())
+                atomic_write_json(stored_path(name, section.quick, ".section.json"), section.to_json())
             log(f"section {name} done in {section.seconds:.0f} s")
             results.append((section, True))
         else:

@@ -29,11 +29,11 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks._report import (
-    RESULTS_DIR,
     ROOT,
     Section,
     environment,
     load_average,
+    load_raw,
     log,
     md_table,
     now_iso,
@@ -132,11 +132,7 @@ def measure_mirrored(s: Settings) -> dict[str, Any]:
 
 
 def _load(name: str) -> dict[str, Any] | None:
-    path = RESULTS_DIR / f"{name}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return load_raw(name)
 
 
 def _when(data: dict[str, Any]) -> str:

@@ -96,7 +96,9 @@ def _write(path, data):
 
 
 def test_goal_rows_read_the_other_sections_and_mark_met_and_missed(tmp_path, monkeypatch):
-    monkeypatch.setattr(speed, "RESULTS_DIR", tmp_path)
+    import benchmarks._report as report
+
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
     when = {"generated": "2026-01-02T03:04:05+00:00", "quick": False}
     _write(tmp_path / "loss_speed.json", {**when, "config": {"goal_ratio": 1.15}, "rows": [
         {"loss": "A", "reference": "keras X", "status": "ok", "primary": True, "train": {"ratio": 1.10}, "why": ""},
@@ -209,3 +211,22 @@ def test_development_order_ranks_registered_strategies_under_both_rules():
     # d1 ranks: oversample@0.5 0.9, baseline 0.7, oversample 0.5, baseline@0.5 0.1
     # d2 ranks: oversample@0.5 0.8, baseline@0.5 0.6, baseline 0.4, oversample 0.2
     assert development_order(records) == ["oversample@0.5", "baseline", "baseline@0.5", "oversample"]
+
+
+def test_a_quick_run_never_overwrites_a_full_runs_results(tmp_path, monkeypatch):
+    import benchmarks._report as report
+
+    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    full = {"generated": "2026-01-01T00:00:00+00:00", "quick": False, "records": [1, 2, 3]}
+    report.store_section("q", "Q", False, dict(full), "", [], [], 1.0)
+    assert json.loads((tmp_path / "q.json").read_text()) == full
+    assert report.stored_path("q", quick=True) == tmp_path / "q.quick.json"
+    quick = {"generated": "2026-01-02T00:00:00+00:00", "quick": True, "records": [9]}
+    report.store_section("q", "Q", True, dict(quick), "", [], [], 1.0)
+    assert json.loads((tmp_path / "q.json").read_text()) == full  # the full run survives
+    assert json.loads((tmp_path / "q.quick.json").read_text()) == quick
+    assert report.load_raw("q") == quick  # the newest wins for readers such as the goal table
+    # A full run replaces the full results; without a full run a quick one takes the plain name.
+    assert report.stored_path("q", quick=False) == tmp_path / "q.json"
+    assert report.stored_path("fresh", quick=True) == tmp_path / "fresh.json"
+    assert report.load_raw("missing") is None
