@@ -152,7 +152,7 @@ def _settings(quick: bool) -> Settings:
     workers = max(1, int(cpu_counts()["usable"] or 1))
     if quick:
         return Settings(datasets=tuple(smallest(5)), repeats=1, workers=workers,
-                        methods=tuple(PEERS) + ("compare", "compare_oversample", "recipe", "class_weight"),
+                        methods=tuple(PEERS) + ("compare", "compare_oversample", "class_weight"),
                         digits_seeds=(0,))
     return Settings(datasets=tuple(DEV_SUITE), repeats=5, methods=tuple(METHODS), digits_seeds=(0, 1, 2, 3, 4),
                     workers=workers)

@@ -230,3 +230,17 @@ def test_records_without_untuned_fields_give_no_untuned_candidate():
         ("baseline", 0, 0.5), ("baseline", 1, 0.5), ("baseline@0.5", 1, 0.4)]
     assert runs[2]["confusion"] == [[2, 0], [1, 1]] and runs[2]["threshold"] == [0.5]
     assert not any(k.startswith("untuned_") for k in runs[2])
+
+
+def test_cost_objectives_compete_untuned_too_and_lower_is_better(binary_data):
+    results = compare(binary_data, strategies=["baseline"], objective="cost:fp=1,fn=10", **FAST)
+    assert results.candidates == ["baseline", "baseline@0.5"]
+    for r in (r for r in results.candidate_runs if r["decision"] == "0.5"):
+        y = np.asarray(r["test_target"]["y"])
+        decision = np.asarray(r["test_target"]["score"]) >= 0.5
+        expected = (np.sum(decision & (y == 0)) * 1 + np.sum(~decision & (y == 1)) * 10) / len(y)
+        assert r["objective"] == pytest.approx(expected)
+        assert "fbeta" not in r  # an F-score of the untuned decision was never computed for a cost objective
+    table = results.table
+    assert list(table["objective"]) == sorted(table["objective"])  # best (lowest cost) first
+    assert results.verdict.best == table["strategy"].iloc[0]
