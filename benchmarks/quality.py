@@ -317,26 +317,26 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
                       x_test: np.ndarray, seed: int, s: Settings,
                       strategy: str = "baseline") -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(tuning labels, tuning logits, test logits, "validation" or "cv") the way ``compare`` chooses a threshold
-    inside a unit's training rows (here: the fold's fit + validation rows) for ``strategy``."""
-    from sklearn.model_selection import StratifiedKFold
+    inside a unit's training rows (here: the fold's fit + validation rows) for ``strategy``: the validation split
+    when it holds enough positives, else ``compare``'s own :func:`imbalance.experiment.runner.out_of_fold`."""
+    from imbalance.experiment.runner import _from_arrays, out_of_fold
 
     min_positives, inner_folds, val_size = _compare_defaults()
     y_train = np.concatenate([y_fit, y_val])
     if y_train.sum() * val_size >= min_positives:
         model = _fit_ours(strategy, x_fit, y_fit, seed, s)
         return y_val, _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0], "validation"
-    import keras
-
     x_train = np.concatenate([x_fit, x_val])
-    z_oof = np.zeros(len(y_train))
-    p_test = np.zeros(len(x_test))
-    for k, (a, b) in enumerate(StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(x_train, y_train)):
-        keras.backend.clear_session()
-        model = _fit_ours(strategy, x_train[a], y_train[a], seed + 100 * k, s)
-        z_oof[b] = _logits(model, x_train[b])[:, 0]
-        p_test += 1.0 / (1.0 + np.exp(-_logits(model, x_test)[:, 0])) / inner_folds  # compare averages probabilities
-    p_test = np.clip(p_test, 1e-12, 1 - 1e-12)
-    return y_train, z_oof, np.log(p_test) - np.log1p(-p_test), "cv"
+    d = _from_arrays("fold", x_train, y_train, "binary", None)
+    config = {"epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
+              "inner_folds": inner_folds}
+
+    def factory(input_shape: Any, n_out: int, model_seed: int) -> Any:
+        return _mlp(int(input_shape[0]), n_out, model_seed, s.hidden)
+
+    _, p_oof, p_test, _ = out_of_fold(d, strategy, x_train, y_train, x_test, y_train, config, factory, seed)
+    p_oof, p_test = (np.clip(p[:, 0].astype(np.float64), 1e-12, 1 - 1e-12) for p in (p_oof, p_test))
+    return y_train, np.log(p_oof) - np.log1p(-p_oof), np.log(p_test) - np.log1p(-p_test), "cv"
 
 
 def keel_fold(name: str, fold: int, s: Settings, methods: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

@@ -606,7 +606,7 @@ def _units(d: ComparisonData, goal: _Goal, class_id: int | None, seeds: int, fol
 def _run_one(d: ComparisonData, goal: _Goal, class_id: int | None, strategy: str, unit: _Unit,
              config: dict[str, Any], model: Any, bar: "_Progress", out: Path | None) -> tuple[dict[str, Any], Any]:
     """Train one strategy on one unit, tune the threshold inside the unit's training rows, score its test rows."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     started = time.perf_counter()
     x_train, x_test = _features(d, unit)
@@ -626,16 +626,8 @@ def _run_one(d: ComparisonData, goal: _Goal, class_id: int | None, strategy: str
         val_y = y_train[val_idx]
         test_scores = _predict(d, m, x_test)
     else:
-        kfold = StratifiedKFold(n_splits=config["inner_folds"], shuffle=True, random_state=seed)
-        val_scores = np.zeros((len(y_train), _outputs(d)), np.float32)
-        test_scores = np.zeros((len(y_test), _outputs(d)), np.float32)
-        seen = None
-        for k, (fit_idx, val_idx) in enumerate(kfold.split(np.arange(len(y_train)), strata)):
-            m, seen_k = _train(d, strategy, x_train[fit_idx], y_train[fit_idx], config, model, seed + 100 * k, bar)
-            fitted.append(m)
-            val_scores[val_idx] = _predict(d, m, x_train[val_idx])
-            test_scores += _predict(d, m, x_test) / config["inner_folds"]
-            seen = seen_k if seen is None or seen_k is None else seen + seen_k
+        fitted, val_scores, test_scores, seen = out_of_fold(d, strategy, x_train, y_train, x_test, strata, config,
+                                                            model, seed, bar)
         val_y = y_train
     tuner, threshold_note = _tune(d, goal, class_id, val_y, val_scores, config)
     record = {
@@ -664,6 +656,34 @@ def _run_one(d: ComparisonData, goal: _Goal, class_id: int | None, strategy: str
                 (out / "thresholds").mkdir(parents=True, exist_ok=True)
                 tuner.save(out / "thresholds" / f"{strategy}.json")
     return record, served
+
+
+def out_of_fold(d: ComparisonData, strategy: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                strata: np.ndarray | None, config: dict[str, Any], model: Any, seed: int,
+                bar: "_Progress | None" = None) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray | None]:
+    """``compare``'s threshold protocol for a small minority: ``config["inner_folds"]`` stratified folds of the
+    training rows (shuffled with ``seed``), one model per fold (seed ``seed + 100 k``), out-of-fold scores of every
+    training row to tune on, and test scores averaged (as probabilities) over the fold models.
+
+    Returns ``(fold models, out-of-fold scores, test scores, classes seen in training or None)``; scores are
+    probabilities ``(rows, outputs)``. ``config`` holds ``epochs``, ``batch_size``, ``learning_rate`` and
+    ``inner_folds``. The quality benchmark calls this too, so its ``compare`` rows are ``compare``'s protocol.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    bar = bar or _Progress(False, 0, 0)
+    kfold = StratifiedKFold(n_splits=config["inner_folds"], shuffle=True, random_state=seed)
+    val_scores = np.zeros((len(y_train), _outputs(d)), np.float32)
+    test_scores = np.zeros((len(x_test), _outputs(d)), np.float32)
+    fitted: list[Any] = []
+    seen = None
+    for k, (fit_idx, val_idx) in enumerate(kfold.split(np.arange(len(y_train)), strata)):
+        m, seen_k = _train(d, strategy, x_train[fit_idx], y_train[fit_idx], config, model, seed + 100 * k, bar)
+        fitted.append(m)
+        val_scores[val_idx] = _predict(d, m, x_train[val_idx])
+        test_scores += _predict(d, m, x_test) / config["inner_folds"]
+        seen = seen_k if seen is None or seen_k is None else seen + seen_k
+    return fitted, val_scores, test_scores, seen
 
 
 def _features(d: ComparisonData, unit: _Unit) -> tuple[np.ndarray, np.ndarray]:
