@@ -87,6 +87,9 @@ def test_registry_lists_tasks_and_refuses_bad_names():
         unregister("mine")
     with pytest.raises(ValueError, match="subset of"):
         register("bad", lambda ctx: None, tasks=("regression",))
+    for bad_name in ("a,b", "mine@0.5", " "):
+        with pytest.raises(ValueError, match=f"Received: name={bad_name!r}"):
+            register(bad_name, lambda ctx: None)
 
 
 def test_a_measured_preference_breaks_ties_and_unlisted_names_fall_back_to_cost():

@@ -133,8 +133,9 @@ def register(
     replace: bool = False,
 ) -> Strategy:
     """Add a strategy to the registry (``replace=True`` to overwrite one) and return it."""
-    if not isinstance(name, str) or not name.strip() or "," in name:
-        raise ValueError(f"A strategy name must be a non-empty string without commas. Received: name={name!r}")
+    if not isinstance(name, str) or not name.strip() or "," in name or "@" in name:
+        raise ValueError(f"A strategy name must be a non-empty string without commas or '@' ('@' marks a decision "
+                         f"rule in compare's candidates, e.g. 'oversample@0.5'). Received: name={name!r}")
     bad = [t for t in tasks if t not in TASKS]
     if bad or not tasks:
         raise ValueError(f"`tasks` must be a non-empty subset of {list(TASKS)}. Received: tasks={list(tasks)}")
