@@ -181,32 +181,36 @@ CASES: tuple[Case, ...] = (
          "at ~1.5 ms per step"),
     Case("BinaryFocalLoss", "multilabel", "gamma=2.0, from_logits=True",
          lambda L, p: L.BinaryFocalLoss(gamma=2.0, from_logits=True), ("bce", "bfce"),
-         "it evaluates a log-sigmoid and the modulating factor `exp(gamma·log(1 - p_t))` per element on top of "
-         "the cross-entropy",
+         "it evaluates `log p` and `log(1 - p)` together (a relu, an exp and a log1p, in place of the CPU's slow "
+         "`softplus` kernel) and the modulating factor `exp(gamma·log(1 - p_t))` per element on top of the "
+         "cross-entropy",
          {"bfce": "Keras computes a sigmoid, its fused cross-entropy and a power of the probability; ours stays in "
-                  "log space (a log-sigmoid and an exp), which keeps gradients finite at any logit"}),
+                  "log space (`log p`, `log(1 - p)` and an exp), which keeps gradients finite at any logit"}),
     Case("AsymmetricLoss", "multilabel", "from_logits=True (gamma_neg=4, gamma_pos=1, clip=0.05)",
          lambda L, p: L.AsymmetricLoss(from_logits=True), ("bce",),
-         "per element it evaluates a log-sigmoid, a shifted sigmoid and its log (the clip), and two focusing "
-         "powers (`exp(gamma_pos·log(1-p))` and a NaN-safe `p_m^gamma_neg`, itself a log, an exp and two "
-         "selects)"),
+         "per element it evaluates `log p` and `log(1 - p)` together (a relu, an exp and a log1p), the shifted "
+         "probability of the clip and its log, and two focusing powers (`exp(gamma_pos·log(1-p))` and "
+         "`p_m^gamma_neg` by repeated squaring)"),
     Case("CategoricalFocalLoss", "onehot", "gamma=2.0, from_logits=True",
          lambda L, p: L.CategoricalFocalLoss(gamma=2.0, from_logits=True), ("cce", "cfce"),
-         "besides `log_softmax` it computes the exact `log(1 - p)` of every class (soft labels may weight any "
-         "class: an argmax, a one-hot, a second masked logsumexp and two selects) for the factor `(1 - p)^gamma`, "
-         "where Keras' cross-entropy is one fused `softmax_cross_entropy_with_logits` kernel",
-         {"cfce": "Keras works from clipped softmax probabilities (a softmax, a log and a power); ours computes the "
-                  "exact `log(1 - p)` of every class in log space (an argmax, a one-hot, a second masked logsumexp "
-                  "and two selects), which keeps gradients finite at any logit"}),
+         "besides `log_softmax` it computes `1 - p` of every class without cancellation (soft labels may weight "
+         "any class: the dominant class gets the summed probability of the others, two masks and a row sum) for "
+         "the factor `(1 - p)^gamma`, where Keras' cross-entropy is one fused `softmax_cross_entropy_with_logits` "
+         "kernel",
+         {"cfce": "Keras works from clipped softmax probabilities (a softmax, a log and a power); ours works from "
+                  "`log_softmax` and computes `1 - p` without cancellation (the dominant class from the other "
+                  "classes' mass), which keeps values exact and gradients finite at any logit"}),
     Case("SparseCategoricalFocalLoss", "sparse", "gamma=2.0, from_logits=True",
          lambda L, p: L.SparseCategoricalFocalLoss(gamma=2.0, from_logits=True), ("scce",),
-         "it selects the true class (a one-hot mask) and takes `log(1 - p_t)` from a second, masked logsumexp, "
-         "where Keras calls one fused `sparse_softmax_cross_entropy_with_logits` kernel"),
+         "it selects the true class (a one-hot mask) from `log_softmax` and takes `log(1 - p_t)` from a shifted "
+         "logsumexp of the other classes, where Keras calls one fused `sparse_softmax_cross_entropy_with_logits` "
+         "kernel"),
     Case("CostSensitiveCrossentropy", "sparse", "cost_matrix=<10×10, zero diagonal>, from_logits=True, sparse=True",
          lambda L, p: L.CostSensitiveCrossentropy(cost_matrix=p.cost_matrix, from_logits=True, sparse=True),
          ("scce",),
          "on top of a one-hot + `log_softmax` cross-entropy it looks up the cost row (a K×K matmul) and weighs the "
-         "exact `log(1 - p)` of every class (an argmax, a one-hot, a second masked logsumexp and two selects)"),
+         "exact `log(1 - p)` of every class (`log1p(-p)`, and for the dominant class a shifted logsumexp of the "
+         "other classes, exact however far it leads)"),
     Case("LogitAdjustedLoss", "sparse", "class_counts=<10 counts>, sparse=True",
          lambda L, p: L.LogitAdjustedLoss(class_counts=p.class_counts, sparse=True), ("scce",),
          "it adds `tau·log(prior)` to the logits, then one-hot + `log_softmax` instead of Keras' fused kernel"),

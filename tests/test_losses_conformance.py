@@ -62,7 +62,7 @@ def extreme_logits():
 
 
 @pytest.mark.parametrize("make_loss, kind", LOGIT_LOSSES)
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
 def test_finite_value_and_gradient_at_extreme_logits(make_loss, kind, dtype):
     rng = np.random.default_rng(0)
     logits = extreme_logits()

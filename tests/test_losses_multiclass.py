@@ -417,3 +417,132 @@ def test_deferred_reweighting_weight_length_must_match_the_loss():
     model.compile(optimizer="sgd", loss=LDAMLoss([10, 5, 1]))
     with pytest.raises(ValueError, match=re.escape("class_weight=[1.0, 2.0]")):
         _attach(DeferredReweighting(start_epoch=1, class_weight=[1, 2]), model)
+
+
+# --- exact log(1 - p): ties, far leaders, dtypes ------------------------------------------------------------
+
+
+def np_logsumexp(x: np.ndarray) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[..., 0]
+
+
+def np_log1m_softmax(z: np.ndarray) -> np.ndarray:
+    """log(1 - p_k) in float64: log1p(-p) where p < 1/2, else the logsumexp of the other logits minus the row's."""
+    z = np.asarray(z, dtype=np.float64)
+    log_p = np_log_softmax(z)
+    leave_one_out = np.stack([np_logsumexp(np.delete(z, k, axis=-1)) for k in range(z.shape[-1])], axis=-1)
+    from_rest = leave_one_out - np_logsumexp(z)[:, None]
+    return np.where(log_p < np.log(0.5), np.log1p(-np.exp(np.minimum(log_p, np.log(0.5)))), from_rest)
+
+
+def np_log1m_softmax_grad(z: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """d/dz sum(a · log p + b · log(1 - p)) in float64: d log p_k / dz_i = [i=k] - p_i and
+    d log(1 - p_k) / dz_i = [i!=k] p_i / (1 - p_k) - p_i."""
+    z = np.asarray(z, dtype=np.float64)
+    log_p, log_1m = np_log_softmax(z), np_log1m_softmax(z)
+    p = np.exp(log_p)
+    grad = a - p * a.sum(-1, keepdims=True)
+    for k in range(z.shape[-1]):
+        with np.errstate(over="ignore"):  # column k itself (p_k / (1 - p_k)) is dropped
+            q = np.exp(log_p - log_1m[:, k:k + 1])  # p_i / (1 - p_k)
+        q[:, k] = 0.0
+        grad += b[:, k:k + 1] * (q - p)
+    return grad
+
+
+def hard_rows(rng, k):
+    """Logit rows that stress log(1 - p): ties for the max, the e^-0.5 boundary, leaders far enough ahead that every
+    other class underflows in float32 (> 87) and float64 (> 708), and large offsets."""
+    rows = [np.zeros(k), np.r_[5.0, 5.0, -np.arange(k - 2.0)], np.r_[-3.0, 7.0, 7.0, np.zeros(max(k - 3, 0))][-k:]]
+    for p_top in (0.5, 0.55, np.exp(-0.5) - 1e-4, np.exp(-0.5) + 1e-4, 0.7, 0.99):
+        rows.append(np.r_[np.log(p_top * (k - 1) / (1 - p_top)), np.zeros(k - 1)])  # p of class 0 is p_top
+    for gap in (1.0, 17.0, 30.0, 50.0, 88.0, 104.0, 200.0, 750.0, 1e4):
+        rows.append(np.r_[gap, rng.normal(size=k - 1)])
+        rows.append(np.r_[0.0, -gap, -gap + 0.5 * np.arange(1, k - 1)])
+        rows.append(np.r_[rng.normal(size=k - 1), gap][::-1])
+    rows.append(1e4 + rng.normal(size=k))
+    rows.append(np.r_[-1e4 * np.ones(k - 2), 1e4, 1e4])
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_log1m_softmax_is_exact_at_ties_and_far_leaders(rng, k, dtype):
+    from imbalance.losses._common import log_softmax_and_log1m
+
+    z = hard_rows(rng, k).astype(dtype)
+    z64 = z.astype(np.float64)  # the reference sees the same (rounded) logits
+    expected = np_log1m_softmax(z64)
+    a, b = rng.random(z.shape), rng.random(z.shape)
+    variable = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        log_p, log_1m = log_softmax_and_log1m(variable * 1)
+        objective = tf.reduce_sum(a.astype(dtype) * log_p + b.astype(dtype) * log_1m)
+    grad = tape.gradient(objective, variable).numpy()
+    rtol, eps, tiny = (2e-6 if dtype == "float32" else 1e-12), np.finfo(dtype).eps, np.finfo(dtype).tiny
+    # log(1 - p) to relative precision, down to the tiniest (log1p(-p) ~ -p) and the largest (a lead of 1e4)
+    np.testing.assert_allclose(log_1m.numpy(), expected, rtol=rtol, atol=tiny)
+    np.testing.assert_allclose(log_p.numpy(), np_log_softmax(z64), rtol=rtol, atol=4 * eps)  # log p ~ 0: absolute
+    assert np.all(np.isfinite(grad))
+    # Gradients against the float64 formula, relative to each row's largest entry (float32 rounds the logits
+    # themselves by up to 1e-3 at |z| = 1e4, hence the looser float32 tolerance).
+    expected_grad = np_log1m_softmax_grad(z64, a, b)
+    scale = np.abs(expected_grad).max(-1, keepdims=True)
+    assert np.all(np.abs(grad - expected_grad) <= (2e-4 if dtype == "float32" else 1e-9) * scale + 16 * eps)
+
+
+def test_log1m_softmax_of_a_single_class():
+    from imbalance.losses._common import log_softmax_and_log1m
+
+    log_p, log_1m = log_softmax_and_log1m(np.array([[3.0], [-2.0]]))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(log_p), 0.0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(log_1m), -np.inf)
+
+
+def np_cost_sensitive_grad(y_onehot, logits, cost):
+    """d/dz of np_cost_sensitive (logits) in float64: cross-entropy p - y, and for each class j the penalty
+    -c_j log(1 - p_j), whose gradient is c_j (p_i - [i!=j] p_i / (1 - p_j))."""
+    z = np.asarray(logits, dtype=np.float64)
+    log_p, log_1m = np_log_softmax(z), np_log1m_softmax(z)
+    p = np.exp(log_p)
+    c = y_onehot @ np.asarray(cost, dtype=np.float64)
+    grad = p - y_onehot
+    for j in range(z.shape[-1]):
+        with np.errstate(over="ignore"):
+            q = np.exp(log_p - log_1m[:, j:j + 1])
+        q[:, j] = 0.0
+        grad += c[:, j:j + 1] * (p - q)
+    return grad
+
+
+def np_cost_sensitive_exact(y_onehot, logits, cost):
+    """np_cost_sensitive (logits) with log(1 - p) from np_log1m_softmax, exact where p rounds to 1."""
+    expected_cost = y_onehot @ np.asarray(cost, dtype=np.float64)
+    return -(y_onehot * np_log_softmax(logits)).sum(-1) - (expected_cost * np_log1m_softmax(logits)).sum(-1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cost_sensitive_is_exact_when_a_costly_class_leads_by_far(rng, dtype):
+    # A wrong class far ahead costs c · (its lead): -log(1 - p_j) must not saturate when every other p underflows.
+    z = hard_rows(rng, K).astype(dtype)
+    cost = random_cost_matrix(rng)
+    rtol, atol = (2e-6, 1e-6) if dtype == "float32" else (1e-12, 1e-12)  # -log p_y ~ 0 is absolute to ~eps
+    for ids in (np.zeros(len(z), "int64"), np.full(len(z), K - 1), rng.integers(0, K, size=len(z))):
+        expected = np_cost_sensitive_exact(np_one_hot(ids, K), z.astype(np.float64), cost)
+        variable = tf.Variable(z)
+        for sparse in (True, False):
+            with tf.GradientTape() as tape:
+                value = cost_sensitive_crossentropy(labels(ids, sparse), variable * 1, cost, True, sparse)
+            grad = tape.gradient(value, variable).numpy()
+            np.testing.assert_allclose(value.numpy(), expected, rtol=rtol, atol=atol)
+            expected_grad = np_cost_sensitive_grad(np_one_hot(ids, K), z, cost)
+            scale = np.abs(expected_grad).max(-1, keepdims=True)
+            assert np.all(np.abs(grad - expected_grad) <= (2e-4 if dtype == "float32" else 1e-9) * scale + atol)
+    lead = np.zeros((1, K))
+    lead[0, 0] = 1e4
+    value = cost_sensitive_crossentropy(np.array([1]), lead.astype(dtype), [[0, 0, 0, 0], [3, 0, 0, 0]] + [[0] * 4] * 2,
+                                        from_logits=True, sparse=True)
+    # -log p_1 = 1e4 (+ 3e^-1e4) and -log(1 - p_0) = logsumexp(all) - logsumexp(the three zeros) = 1e4 - log 3
+    np.testing.assert_allclose(value.numpy(), [1e4 + 3 * (1e4 - np.log(3.0))], rtol=1e-6)

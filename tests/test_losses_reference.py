@@ -240,3 +240,204 @@ def test_per_label_weights_of_the_wrong_length_name_both_sizes():
         loss(np.zeros((2, 5)), np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"`alpha` has 2 entries"):
         CategoricalFocalLoss(alpha=[1.0, 2.0])(np.eye(3)[[0, 1]], np.zeros((2, 3)))
+
+
+# ---- exactness at ties, far leaders, soft labels and z = 0 ----------------------------------------------------------
+
+
+def np_log_softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def np_one_minus_softmax(z):
+    """1 - p_k in float64 without cancellation: 1 - p where p < 1/2, else the summed probability of the others."""
+    p = np.exp(np_log_softmax(z))
+    others = np.stack([np.delete(p, k, axis=-1).sum(-1) for k in range(p.shape[-1])], axis=-1)
+    return np.where(p < 0.5, 1.0 - p, others)
+
+
+def ref_categorical_focal_stable(y, z, gamma, alpha):
+    a = 1.0 if alpha is None else np.asarray(alpha)
+    return np.sum(-y * a * np_one_minus_softmax(z) ** gamma * np_log_softmax(z), axis=-1)
+
+
+def numeric_grad(f, z, h=1e-6):
+    """Central differences of sum(f(z)) in float64."""
+    z = np.asarray(z, dtype=np.float64)
+    grad = np.zeros_like(z)
+    for index in np.ndindex(*z.shape):
+        up, down = z.copy(), z.copy()
+        up[index] += h
+        down[index] -= h
+        grad[index] = (np.sum(f(up)) - np.sum(f(down))) / (2 * h)
+    return grad
+
+
+def value_and_grad(loss_fn, y, z):
+    variable = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        value = loss_fn(y, variable * 1)
+        total = tf.reduce_sum(value)
+    return value.numpy().astype(np.float64), tape.gradient(total, variable).numpy().astype(np.float64)
+
+
+def assert_grad_close(grad, expected, rtol=2e-4, atol=1e-6):
+    scale = np.abs(expected).max(-1, keepdims=True)
+    assert np.all(np.abs(grad - expected) <= rtol * scale + atol), np.abs(grad - expected).max()
+
+
+def multiclass_rows(rng, k=L):
+    """Moderate rows (random, ties for the max, a class just above / below p = e^-0.5) and far-leader rows in which
+    every other class underflows (leads of 50 to 1e4)."""
+    moderate = [rng.normal(scale=2.0, size=(12, k)), np.zeros((1, k)), np.r_[[4.0, 4.0], -np.arange(k - 2.0)][None]]
+    for p_top in (np.exp(-0.5) - 1e-3, np.exp(-0.5) + 1e-3, 0.999):
+        moderate.append(np.r_[np.log(p_top * (k - 1) / (1 - p_top)), np.zeros(k - 1)][None])
+    far = [np.r_[gap, rng.normal(size=k - 1)][None] for gap in (50.0, 120.0, 800.0, 1e4)]
+    far.append(np.r_[1e4, 1e4, -1e4 * np.ones(k - 2)][None])
+    return np.concatenate(moderate), np.concatenate(far)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_complement_does_not_cancel_for_the_leading_class(dtype):
+    from imbalance.losses._common import softmax_complement
+
+    rng = np.random.default_rng(6)
+    moderate, far = multiclass_rows(rng)
+    z = np.concatenate([moderate, far, np.c_[np.arange(1.0, 40.0, 3.0), np.zeros((13, L - 1))]])
+    log_p = np_log_softmax(z)  # exact in float64, then rounded: the leader's log p keeps its relative precision
+    got = keras.ops.convert_to_numpy(softmax_complement(log_p.astype(dtype))).astype(np.float64)
+    # 1 - p of the leader is the others' mass (down to 1e-17 here), not 1 - exp(log p), which cancels
+    np.testing.assert_allclose(got, np_one_minus_softmax(z), rtol=1e-5 if dtype == "float32" else 1e-13,
+                               atol=np.finfo(dtype).tiny)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 1.5, 2.0, 3.0, 20.0])
+@pytest.mark.parametrize("alpha", [None, [0.1, 0.5, 1.0, 2.0, 4.0]])
+def test_categorical_focal_with_soft_labels_ties_and_far_leaders(gamma, alpha):
+    rng = np.random.default_rng(7)
+    moderate, far = multiclass_rows(rng)
+    for z, check_grad in ((moderate, True), (far, False)):
+        soft = rng.dirichlet(np.ones(L), size=len(z))
+        hard = np.eye(L)[rng.integers(0, L, size=len(z))]
+        on_leader = np.eye(L)[np.argmax(z, axis=-1)]
+        for y in (soft, hard, on_leader, 0.5 * soft + 0.5 * on_leader):
+            for dtype in ("float32", "float64"):
+                zd = z.astype(dtype)
+                value, grad = value_and_grad(lambda t, s: categorical_focal_loss(t, s, gamma, alpha, True), y, zd)
+                expected = ref_categorical_focal_stable(y, zd.astype(np.float64), gamma, alpha)
+                np.testing.assert_allclose(value, expected, rtol=1e-5 if dtype == "float32" else 1e-10, atol=1e-7)
+                assert np.all(np.isfinite(grad))
+                if check_grad:
+                    reference = numeric_grad(lambda s: ref_categorical_focal_stable(y, s, gamma, alpha), zd)
+                    assert_grad_close(grad, reference, atol=1e-6 if dtype == "float32" else 1e-8)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0, 3.0])
+def test_sparse_focal_at_ties_and_far_leaders(gamma):
+    rng = np.random.default_rng(8)
+    moderate, far = multiclass_rows(rng)
+    alpha = [0.1, 0.5, 1.0, 2.0, 4.0]
+    for z, check_grad in ((moderate, True), (far, False)):
+        for ids in (np.argmax(z, axis=-1), np.argmin(z, axis=-1), rng.integers(0, L, size=len(z))):
+            y = np.eye(L)[ids]
+            value, grad = value_and_grad(lambda t, s: sparse_categorical_focal_loss(t, s, gamma, alpha, True),
+                                         ids, z.astype("float32"))
+            expected = ref_categorical_focal_stable(y, z.astype("float32").astype(np.float64), gamma, alpha)
+            np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-7)
+            assert np.all(np.isfinite(grad))
+            if check_grad:
+                reference = numeric_grad(lambda s: ref_categorical_focal_stable(y, s, gamma, alpha),
+                                         z.astype("float32"))
+                assert_grad_close(grad, reference)
+
+
+def test_focal_with_a_single_class_is_zero():
+    z = np.array([[3.0], [-2.0], [1e4]], dtype="float32")
+    for loss_fn, y in ((lambda t, s: categorical_focal_loss(t, s, 2.0, None, True), np.ones((3, 1))),
+                       (lambda t, s: categorical_focal_loss(t, s, 0.5, None, True), np.ones((3, 1))),
+                       (lambda t, s: sparse_categorical_focal_loss(t, s, 2.0, None, True), np.zeros(3, "int32"))):
+        value, grad = value_and_grad(loss_fn, y, z)
+        np.testing.assert_array_equal(value, 0.0)
+        np.testing.assert_array_equal(grad, 0.0)
+
+
+SIGMOID_LOGITS = np.array([-1e4, -200.0, -88.0, -30.0, -17.0, -6.0, -2.0, -0.5, 0.0, 0.5, 2.0, 6.0, 17.0, 30.0,
+                           88.0, 200.0, 1e4])
+MODERATE = np.abs(SIGMOID_LOGITS) <= 6.0  # where central differences of the float64 reference are reliable
+
+
+def np_log_sigmoid_pair(z):
+    z = np.asarray(z, dtype=np.float64)
+    return -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
+
+
+def ref_binary_focal_stable(y, z, gamma, alpha):
+    log_p, log_q = np_log_sigmoid_pair(z)
+    a_t = 1.0 if alpha is None else y * alpha + (1 - y) * (1 - alpha)
+    cross_entropy = -(y * log_p + (1 - y) * log_q)
+    return np.mean(a_t * np.exp(gamma * (y * log_q + (1 - y) * log_p)) * cross_entropy, axis=-1)
+
+
+def ref_asymmetric_stable(y, z, gamma_neg, gamma_pos, clip):
+    log_p, log_q = np_log_sigmoid_pair(z)
+    q = np.exp(log_q)
+    one_minus_pm = np.minimum(q + clip, 1.0)
+    log_one_minus_pm = np.log(one_minus_pm) if clip > 0 else log_q
+    p_m = 1.0 - one_minus_pm if clip > 0 else np.exp(log_p)
+    positive = q**gamma_pos * log_p
+    negative = p_m**gamma_neg * log_one_minus_pm
+    return np.mean(-(y * positive + (1 - y) * negative), axis=-1)
+
+
+def sigmoid_batch():
+    z = np.tile(SIGMOID_LOGITS, (3, 1))
+    y = np.stack([np.ones_like(SIGMOID_LOGITS), np.zeros_like(SIGMOID_LOGITS), np.full_like(SIGMOID_LOGITS, 0.3)])
+    return y, z
+
+
+FOCAL_ARGS = [(2.0, None), (0.5, 0.25), (1.0, 0.9), (3.0, None)]
+ASYMMETRIC_ARGS = [(4.0, 1.0, 0.05), (0.0, 0.0, 0.0), (2.0, 0.0, 0.2), (0.5, 0.5, 0.0), (0.0, 1.0, 0.05),
+                   (4.0, 2.5, 0.05), (3.0, 20.0, 0.1), (1.5, 2.0, 0.0), (17.0, 1.0, 0.3)]
+
+
+@pytest.mark.parametrize(
+    "family, args",
+    [("binary_focal", a) for a in FOCAL_ARGS] + [("asymmetric", a) for a in ASYMMETRIC_ARGS],
+)
+def test_binary_focal_and_asymmetric_at_zero_and_extreme_logits(family, args):
+    loss_fn, reference = {
+        "binary_focal": (binary_focal_loss, ref_binary_focal_stable),
+        "asymmetric": (asymmetric_loss, ref_asymmetric_stable),
+    }[family]
+    y, z = sigmoid_batch()
+    for dtype in ("float32", "float64"):
+        value, grad = value_and_grad(lambda t, s: loss_fn(t, s, *args, from_logits=True), y, z.astype(dtype))
+        expected = reference(y, z, *args)
+        np.testing.assert_allclose(value, expected, rtol=1e-5 if dtype == "float32" else 1e-10, atol=1e-7)
+        assert np.all(np.isfinite(grad))
+        # The gradient at z = 0 exactly (among others) against central differences: a relu and an |z| taking
+        # different one-sided derivatives there would be off by a half. The loss is a mean over the labels, the
+        # reference's over the moderate ones only: rescale.
+        expected_grad = numeric_grad(lambda s: reference(y[:, MODERATE], s, *args), z[:, MODERATE])
+        assert_grad_close(grad[:, MODERATE] * len(SIGMOID_LOGITS) / MODERATE.sum(), expected_grad,
+                          atol=1e-6 if dtype == "float32" else 1e-8)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 7.0, 16.0, 17.0, 2.5])
+def test_safe_pow_value_and_gradient_including_zero(exponent):
+    from imbalance.losses._common import safe_pow
+
+    base = tf.Variable(np.array([0.0, 1e-20, 0.3, 1.0, 2.0]))
+    with tf.GradientTape() as tape:
+        value = safe_pow(base * 1, exponent)
+    grad = tape.gradient(value, base, unconnected_gradients="zero").numpy()  # exponent 0: a constant
+    b = base.numpy()
+    tiny = np.finfo(np.float64).tiny  # TensorFlow flushes subnormal results to 0
+    np.testing.assert_allclose(value.numpy(), b**exponent, rtol=1e-12, atol=tiny)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(b > 0, exponent * b ** (exponent - 1.0), 1.0 if exponent == 1.0 else 0.0)
+    expected = expected if exponent != 0.0 else np.zeros_like(b)
+    # at 0: the derivative (1 for exponent 1, 0 above), and 0 rather than inf or NaN below 1
+    np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=tiny)

@@ -24,13 +24,15 @@ def as_float(x: Any, dtype: str) -> Any:
     return ops.cast(ops.convert_to_tensor(x), dtype)
 
 
-def prepare(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-    """Cast both to a common float dtype (at least float32); a variable is read into a tensor."""
+def prepare(y_true: Any, y_pred: Any, labels_as_float: bool = True) -> tuple[Any, Any]:
+    """Cast both to a common float dtype (at least float32); a variable is read into a tensor. With
+    ``labels_as_float=False`` (integer class ids) the labels are only converted to a tensor."""
     if hasattr(y_pred, "read_value"):  # tf.Variable: keras.ops would pass it through and some ops reject it
         y_pred = y_pred.read_value()
     y_pred = ops.convert_to_tensor(y_pred)
     dtype = compute_dtype(y_pred)
-    return as_float(y_true, dtype), ops.cast(y_pred, dtype)
+    y_true = as_float(y_true, dtype) if labels_as_float else ops.convert_to_tensor(y_true)
+    return y_true, ops.cast(y_pred, dtype)
 
 
 def match_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
@@ -52,7 +54,7 @@ def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype:
     if sparse:
         if num_classes is None:
             raise ValueError("Sparse labels need a model output whose last axis (the classes) has a known size.")
-        ids = ops.cast(y_true, "int32")
+        ids = ops.cast(y_true, "int64")  # the type ops.one_hot casts to
         if len(ids.shape) >= 2 and last == 1:
             ids = ops.squeeze(ids, axis=-1)
         elif len(ids.shape) >= 2 and last is not None and last == num_classes:
@@ -77,6 +79,28 @@ def sigmoid_logits(y_pred: Any, from_logits: bool) -> Any:
     return ops.log(p) - ops.log1p(-p)
 
 
+def log_sigmoid_pair(logits: Any) -> tuple[Any, Any]:
+    """``(log sigmoid(z), log sigmoid(-z))``, i.e. ``log p`` and ``log(1 - p)``, exact for any finite logit.
+
+    ``log sigmoid(±z) = min(±z, 0) - log1p(exp(-|z|))``: one ``exp`` and one ``log1p`` for both (TensorFlow's CPU
+    ``softplus`` kernel, behind ``log_sigmoid``, costs several times that). ``min(z, 0)`` and ``-|z|`` are built from
+    the one ``relu(z)``, so that automatic differentiation takes matching one-sided derivatives at ``z = 0`` and the
+    gradients are ``sigmoid(∓z)`` there too.
+
+    >>> import numpy as np
+    >>> z = np.array([-1e4, -30.0, -1.0, 0.0, 2.0, 40.0, 1e4])
+    >>> log_p, log_q = log_sigmoid_pair(z)
+    >>> bool(np.allclose(log_p, -np.logaddexp(0, -z), rtol=1e-12))
+    True
+    >>> bool(np.allclose(log_q, -np.logaddexp(0, z), rtol=1e-12))
+    True
+    """
+    relu = ops.relu(logits)
+    min_zero = logits - relu  # min(z, 0)
+    log1p_exp = ops.log1p(ops.exp(min_zero - relu))  # log(1 + exp(-|z|))
+    return min_zero - log1p_exp, -relu - log1p_exp
+
+
 def softmax_logits(y_pred: Any, from_logits: bool) -> Any:
     """Logits of a softmax output: ``y_pred`` itself, or ``log(p)`` of clipped probabilities (``log_softmax`` of
     these renormalises rows that do not sum exactly to 1, as Keras' cross-entropy does)."""
@@ -85,22 +109,62 @@ def softmax_logits(y_pred: Any, from_logits: bool) -> Any:
     return ops.log(ops.clip(y_pred, EPSILON, 1.0))
 
 
+def minus_inf_where(condition: Any, dtype: Any) -> Any:
+    """``-inf`` where ``condition`` holds, 0 elsewhere. Added to log-probabilities it drops those entries from a
+    logsumexp or an ``exp``; unlike ``where(condition, -inf, x)`` it puts no select in the backward pass."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return ops.where(condition, np.array(-np.inf, dtype), np.array(0.0, dtype))
+
+
+# A class whose log-probability exceeds this (p > e^-0.5 ≈ 0.61 > 1/2, with room for rounding) is the row's unique
+# argmax: two classes cannot both pass it, nor can tied maxima (p <= 1/2 each).
+_DOMINANT_LOG_P = -0.5
+
+
 def log_softmax_and_log1m(logits: Any, axis: int = -1) -> tuple[Any, Any]:
     """``(log softmax(z), log(1 - softmax(z)))`` for every class, exact and with finite gradients for any finite
     logits.
 
-    For a class that is not the row's argmax, ``p <= 1/2`` and ``log1p(-p)`` is exact. For the argmax class,
-    ``1 - p`` is the softmax mass of the other classes: ``logsumexp`` over the row without that class minus
-    ``logsumexp`` over the whole row — computed without cancellation, in O(K) per row.
+    ``log softmax`` is the fused kernel. A class with ``p <= e^-0.5`` (every class but at most one per row) gets
+    ``log1p(-p)``, exact there. The one class with ``p > e^-0.5`` (the row's unique argmax: tied maxima have
+    ``p <= 1/2``) gets ``log(1 - p) = log sum_{k != j} p_k``, the softmax mass of the other classes — a logsumexp of
+    their ``log p``, shifted by its own max, so that it neither cancels nor underflows however far the class leads.
     """
-    num_classes = logits.shape[axis]
-    shifted = logits - ops.max(logits, axis=axis, keepdims=True)  # the argmax is 0: no rounding of large offsets
-    log_z = ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True))
-    log_p = shifted - log_z
-    is_max = ops.one_hot(ops.argmax(logits, axis=axis), num_classes, axis=axis, dtype="bool")
-    log_rest = ops.logsumexp(ops.where(is_max, -np.inf, shifted), axis=axis, keepdims=True) - log_z
-    p_safe = ops.exp(ops.where(is_max, -np.inf, log_p))  # 0 at the argmax: keeps the unused branch finite
-    return log_p, ops.where(is_max, log_rest, ops.log1p(-p_safe))
+    log_p = ops.log_softmax(logits, axis=axis)
+    if log_p.shape[axis] == 1:  # a single class: p = 1
+        return log_p, log_p - np.inf
+    dominant = log_p > _DOMINANT_LOG_P
+    log_p_rest = log_p + minus_inf_where(dominant, log_p.dtype)  # log p of the other classes, -inf at the dominant
+    # The shift does not change the logsumexp, so its gradient is 0: stopping it only saves the max's backward ops.
+    shift = ops.stop_gradient(ops.max(log_p_rest, axis=axis, keepdims=True))
+    log_rest = ops.log(ops.sum(ops.exp(log_p_rest - shift), axis=axis, keepdims=True)) + shift
+    dominant = ops.cast(dominant, log_p.dtype)
+    # -p off the dominant class, 0 on it (where log1p(0) = 0 leaves log_rest; log_rest is finite elsewhere). A mask
+    # multiplication rather than a negation: TensorFlow fuses a chain exp -> neg -> log1p into one slow kernel.
+    minus_p_others = ops.exp(log_p) * (dominant - 1.0)
+    return log_p, ops.log1p(minus_p_others) + dominant * log_rest
+
+
+def softmax_complement(log_p: Any, axis: int = -1) -> Any:
+    """``1 - softmax`` for every class from ``log p = log_softmax(z)``, without cancellation.
+
+    A class with ``p <= e^-0.5`` gets ``1 - p`` (exact to rounding there); the row's dominant class (``p > e^-0.5``)
+    gets the sum of the other classes' probabilities instead, as accurate as they are. It is 0 only where every other
+    probability underflows (the class leads by more than ~87 in float32), i.e. where ``1 - p`` is itself below the
+    smallest normal float: a focal term ``(1 - p)^gamma · log p`` (``gamma > 0``; ``log p`` rounds to 0 there too)
+    then has value and gradient below it as well. :func:`log_softmax_and_log1m` is exact at any distance, at more
+    cost.
+
+    >>> import numpy as np
+    >>> log_p = np.log([[0.999999, 9e-7, 1e-7]])
+    >>> bool(np.allclose(softmax_complement(log_p), [[1e-6, 1 - 9e-7, 1 - 1e-7]], rtol=1e-9))
+    True
+    """
+    dominant = ops.cast(log_p > _DOMINANT_LOG_P, log_p.dtype)  # 0/1 masks: multiplications, cheaper than selects
+    others = 1.0 - dominant
+    p_others = ops.exp(log_p) * others
+    rest = ops.sum(p_others, axis=axis, keepdims=True)
+    return (others - p_others) + dominant * rest  # 1 - p off the dominant class (exact: others is 0 or 1), rest on it
 
 
 def log1m_softmax(logits: Any, axis: int = -1) -> Any:
@@ -115,12 +179,43 @@ def log1m_softmax(logits: Any, axis: int = -1) -> Any:
 
 
 def safe_pow(base: Any, exponent: float) -> Any:
-    """``base ** exponent`` for ``base >= 0`` whose gradient is 0 (not NaN) at ``base == 0``, for any exponent >= 0."""
+    """``base ** exponent`` for ``base >= 0`` whose gradient is finite (not NaN) at ``base == 0``, for any exponent
+    >= 0: there it is the derivative ``exponent · base^(exponent - 1)`` (1 for exponent 1, 0 above), and 0 for
+    ``0 < exponent < 1``, where the derivative is infinite.
+
+    A small integer exponent is a chain of multiplications (squarings), and another exponent ``>= 1`` one ``power``:
+    their gradient is finite at 0 as it stands. Only ``0 < exponent < 1`` needs ``exp(exponent · log(base))`` with
+    the zeros kept out of the log.
+
+    >>> import numpy as np
+    >>> exponents = [0, 1, 2, 3, 4, 5, 2.5, 0.5]
+    >>> bool(np.allclose([safe_pow(np.array(0.7), e) for e in exponents], [0.7**e for e in exponents], rtol=1e-12))
+    True
+    """
     if exponent == 0:
         return ops.ones_like(base)
+    if exponent == int(exponent) and exponent <= _MAX_MULTIPLIED_EXPONENT:
+        return _integer_power(base, int(exponent))
+    if exponent >= 1:
+        return ops.power(base, exponent)
     positive = base > 0
     log_base = ops.log(ops.where(positive, base, ops.ones_like(base)))
     return ops.where(positive, ops.exp(exponent * log_base), ops.zeros_like(base))
+
+
+_MAX_MULTIPLIED_EXPONENT = 16
+
+
+def _integer_power(base: Any, n: int) -> Any:
+    """``base ** n`` for an integer ``n >= 1`` by repeated squaring (at most ``2·log2(n)`` multiplications)."""
+    result = None
+    while True:
+        if n & 1:
+            result = base if result is None else result * base
+        n >>= 1
+        if not n:
+            return result
+        base = ops.square(base)
 
 
 # --- argument validation -------------------------------------------------------------------------------------

@@ -7,7 +7,14 @@ from typing import Any
 import keras
 from keras import ops
 
-from imbalance.losses._common import check_scalar, match_rank, prepare, safe_pow, sigmoid_logits
+from imbalance.losses._common import (
+    check_scalar,
+    log_sigmoid_pair,
+    match_rank,
+    prepare,
+    safe_pow,
+    sigmoid_logits,
+)
 
 
 def asymmetric_loss(
@@ -38,16 +45,29 @@ def asymmetric_loss(
     y_true, y_pred = prepare(y_true, y_pred)
     y_true, y_pred = match_rank(y_true, y_pred)
     logits = sigmoid_logits(y_pred, from_logits)
-    log_p = ops.log_sigmoid(logits)
-    if clip > 0:
-        one_minus_pm = ops.minimum(ops.sigmoid(-logits) + clip, 1.0)
+    log_p, log_q = log_sigmoid_pair(logits)  # log p, log(1 - p)
+    whole_gamma_pos = gamma_pos != 0 and gamma_pos == int(gamma_pos)
+    # 1 - p = sigmoid(-z), from the log already at hand, when the clip or a whole gamma_pos uses it
+    q = ops.exp(log_q) if clip > 0 or whole_gamma_pos else None
+    if clip > 0 and gamma_neg == 0:
+        log_one_minus_pm = ops.log(ops.minimum(q + clip, 1.0))
+        p_m = None  # p_m^0 = 1
+    elif clip > 0:
+        # 1 - p_m = min(q + clip, 1). Where q + clip >= 1, p_m = 0 and p_m^γ- = 0 (value and gradient) whatever the
+        # finite log beside it: log(q + clip) needs no clamp, and relu is cheaper than a minimum in the backward pass.
+        one_minus_pm = q + clip
         log_one_minus_pm = ops.log(one_minus_pm)
-        p_m = 1.0 - one_minus_pm
+        p_m = ops.relu(1.0 - one_minus_pm)
     else:
-        log_one_minus_pm = log_p - logits  # log_sigmoid(-z)
+        log_one_minus_pm = log_q
         p_m = ops.exp(log_p)
-    positive = log_p if gamma_pos == 0 else ops.exp(gamma_pos * (log_p - logits)) * log_p  # (1-p)^γ+ · log p
-    negative = safe_pow(p_m, gamma_neg) * log_one_minus_pm
+    if gamma_pos == 0:
+        positive = log_p
+    elif whole_gamma_pos:  # (1-p)^γ+ · log p as q, q², …
+        positive = safe_pow(q, gamma_pos) * log_p
+    else:
+        positive = ops.exp(gamma_pos * log_q) * log_p
+    negative = log_one_minus_pm if p_m is None else safe_pow(p_m, gamma_neg) * log_one_minus_pm
     loss = -(y_true * positive + (1.0 - y_true) * negative)
     return ops.mean(loss, axis=-1)
 

@@ -112,7 +112,7 @@ def cost_sensitive_crossentropy(
     True
     """
     matrix = check_cost_matrix(cost_matrix)
-    y_true, y_pred = prepare(y_true, y_pred)
+    y_true, y_pred = prepare(y_true, y_pred, labels_as_float=not sparse)
     num_classes = y_pred.shape[-1]
     if num_classes is not None and num_classes != len(matrix):
         raise ValueError(

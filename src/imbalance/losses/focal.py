@@ -1,7 +1,9 @@
 """Focal loss (Lin et al. 2017): binary / multi-label, and multi-class with per-class ``alpha``.
 
-The modulating factor ``(1 - p_t)^gamma`` is computed as ``exp(gamma · log(1 - p_t))`` with ``log(1 - p_t)`` taken
-exactly from the logits (``log_sigmoid`` / :func:`log1m_softmax`), so value and gradient stay finite for any logit
+The modulating factor ``(1 - p_t)^gamma`` is taken exactly from the logits — ``exp(gamma · log(1 - p_t))`` with
+``log(1 - p_t)`` a log-sigmoid (binary), the logsumexp of the other classes (sparse), or a NaN-safe power of ``1 - p``
+in which the most probable class gets the summed probability of the others rather than a cancelling ``1 - p``
+(:func:`~imbalance.losses._common.softmax_complement`, categorical) — so value and gradient stay finite for any logit
 and ``gamma = 0`` gives cross-entropy exactly.
 
 A note on ``alpha``: RetinaNet's ``alpha=0.25`` weights the *positive* class by 0.25 — it down-weights the rare class
@@ -14,7 +16,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
-import numpy as np
 from keras import ops
 
 from imbalance.losses._common import (
@@ -23,10 +24,13 @@ from imbalance.losses._common import (
     check_scalar,
     check_vector,
     labels_to_one_hot,
-    log_softmax_and_log1m,
+    log_sigmoid_pair,
     match_rank,
+    minus_inf_where,
     prepare,
+    safe_pow,
     sigmoid_logits,
+    softmax_complement,
     softmax_logits,
 )
 
@@ -54,8 +58,7 @@ def binary_focal_loss(
     y_true, y_pred = prepare(y_true, y_pred)
     y_true, y_pred = match_rank(y_true, y_pred)
     logits = sigmoid_logits(y_pred, from_logits)
-    log_p = ops.log_sigmoid(logits)  # log p(positive)
-    log_q = log_p - logits  # log p(negative) = log_sigmoid(-z)
+    log_p, log_q = log_sigmoid_pair(logits)  # log p(positive), log p(negative)
     cross_entropy = -(y_true * log_p + (1.0 - y_true) * log_q)
     log_one_minus_p_t = y_true * log_q + (1.0 - y_true) * log_p
     loss = ops.exp(gamma * log_one_minus_p_t) * cross_entropy
@@ -86,11 +89,10 @@ def categorical_focal_loss(
     """
     y_true, y_pred = prepare(y_true, y_pred)
     logits = softmax_logits(y_pred, from_logits)
-    if gamma == 0:
-        loss = -y_true * ops.log_softmax(logits, axis=-1)
-    else:
-        log_p, log_1m_p = log_softmax_and_log1m(logits)
-        loss = -y_true * ops.exp(gamma * log_1m_p) * log_p
+    log_p = ops.log_softmax(logits, axis=-1)
+    loss = -y_true * log_p
+    if gamma != 0:
+        loss = safe_pow(softmax_complement(log_p), gamma) * loss  # (1 - p)^gamma
     if alpha is not None:
         loss = as_constant(alpha, logits.dtype) * loss
     return ops.sum(loss, axis=-1)
@@ -112,19 +114,23 @@ def sparse_categorical_focal_loss(
     >>> bool(np.allclose(a, b))
     True
     """
-    y_true, y_pred = prepare(y_true, y_pred)
+    y_true, y_pred = prepare(y_true, y_pred, labels_as_float=False)
     logits = softmax_logits(y_pred, from_logits)
-    is_true = labels_to_one_hot(y_true, logits.shape[-1], sparse=True, dtype="bool")
-    # Only the true class counts: log p_t by selection, log(1 - p_t) from the logsumexp of the other classes.
-    shifted = logits - ops.max(logits, axis=-1, keepdims=True)  # no rounding of large offsets below
-    log_z = ops.log(ops.sum(ops.exp(shifted), axis=-1))
-    log_p_t = ops.sum(ops.where(is_true, shifted, 0.0), axis=-1) - log_z
-    loss = -log_p_t
-    if gamma != 0:
-        log_1m_p_t = ops.logsumexp(ops.where(is_true, -np.inf, shifted), axis=-1) - log_z
+    num_classes = logits.shape[-1]
+    is_true = labels_to_one_hot(y_true, num_classes, sparse=True, dtype="bool")
+    y = ops.cast(is_true, logits.dtype)
+    # Only the true class counts: log p_t by selection, log(1 - p_t) = log sum_{k != t} p_k, the logsumexp of the
+    # other classes' log p (shifted by its own max, without gradient as the shift cancels): no cancellation, and no
+    # underflow however far the true class leads.
+    log_p = ops.log_softmax(logits, axis=-1)
+    loss = -ops.sum(y * log_p, axis=-1)
+    if gamma != 0 and num_classes != 1:  # a single class has p_t = 1: the loss is 0 whatever gamma
+        log_p_rest = log_p + minus_inf_where(is_true, logits.dtype)
+        shift = ops.stop_gradient(ops.max(log_p_rest, axis=-1, keepdims=True))
+        log_1m_p_t = ops.log(ops.sum(ops.exp(log_p_rest - shift), axis=-1)) + shift[..., 0]
         loss = ops.exp(gamma * log_1m_p_t) * loss
     if alpha is not None:
-        loss = ops.sum(ops.where(is_true, as_constant(alpha, logits.dtype), 0.0), axis=-1) * loss
+        loss = ops.sum(y * as_constant(alpha, logits.dtype), axis=-1) * loss
     return loss
 
 
