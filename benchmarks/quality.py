@@ -669,16 +669,19 @@ def digits_table(rows: list[dict[str, Any]]) -> str:
                     ["l", "l", "r", "r", "r"])
 
 
-def _candidates(records: list[dict[str, Any]]) -> tuple[list[str], np.ndarray]:
-    """Every (our method, decision rule) pair as a deployable recipe, and its test F1 per dataset."""
+def _candidates(records: list[dict[str, Any]], keep: Callable[[str], bool] | None = None,
+                name: Callable[[str, str], str] = lambda m, rule: f"{m} @ {rule}") -> tuple[list[str], np.ndarray]:
+    """Every (method, decision rule) pair as a deployable recipe — our methods, or those ``keep`` accepts — named by
+    ``name(method, rule)``, and its test F1 per dataset (columns)."""
+    keep = keep or (lambda m: METHODS[m][0] == "ours")
     names, columns = [], []
     for metric, rule in (("f1_tuned", "tuned"), ("f1_05", "0.5")):
         _, methods, table = dataset_means(records, metric)
         for j, m in enumerate(methods):
-            if METHODS[m][0] == "ours":
-                names.append(f"{m} @ {rule}")
+            if keep(m):
+                names.append(name(m, rule))
                 columns.append(table[:, j])
-    return names, np.stack(columns, axis=1)
+    return names, np.stack(columns, axis=1) if columns else np.zeros((0, 0))
 
 
 def development_order(records: list[dict[str, Any]]) -> list[str]:
@@ -688,17 +691,11 @@ def development_order(records: list[dict[str, Any]]) -> list[str]:
     ``recipe``) are not strategies ``compare`` can run, so they are left out of the ranking."""
     from imbalance.experiment.strategies import STRATEGIES
 
-    names, columns = [], []
-    for metric, suffix in (("f1_tuned", ""), ("f1_05", "@0.5")):
-        _, methods, table = dataset_means(records, metric)
-        for j, m in enumerate(methods):
-            if m in STRATEGIES:
-                names.append(m + suffix)
-                columns.append(table[:, j])
+    names, table = _candidates(records, keep=lambda m: m in STRATEGIES,
+                               name=lambda m, rule: m if rule == "tuned" else f"{m}@{rule}")
     if not names:
         return []
-    ranks = mean_ranks(np.stack(columns, axis=1))
-    return [names[j] for j in np.argsort(ranks, kind="stable")]
+    return [names[j] for j in np.argsort(mean_ranks(table), kind="stable")]
 
 
 def _tie_break_note(records: list[dict[str, Any]], quick: bool) -> str:

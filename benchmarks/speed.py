@@ -131,10 +131,6 @@ def measure_mirrored(s: Settings) -> dict[str, Any]:
 # --- goals, from the other sections' raw results ---------------------------------------------------------------
 
 
-def _load(name: str) -> dict[str, Any] | None:
-    return load_raw(name)
-
-
 def _when(data: dict[str, Any]) -> str:
     return f"{data['generated'][:16].replace('T', ' ')}{' quick' if data.get('quick') else ''}"
 
@@ -148,7 +144,7 @@ def goal_rows(mirrored: dict[str, Any] | None) -> list[dict[str, Any]]:
         rows.append({"what": what, "goal": goal, "measured": measured, "met": met,
                      "source": f"{source} ({_when(data)})" if data else source, "why": why})
 
-    loss = _load("loss_speed")
+    loss = load_raw("loss_speed")
     if loss:
         goal = loss["config"]["goal_ratio"]
         for r in loss["rows"]:
@@ -156,7 +152,7 @@ def goal_rows(mirrored: dict[str, Any] | None) -> list[dict[str, Any]]:
                 ratio = r["train"]["ratio"]
                 add(f"train step: `{r['loss']}` vs {r['reference']}", f"≤ {goal:g}×", f"{ratio:.2f}×",
                     ratio <= goal, "loss_speed", loss, "" if ratio <= goal else r.get("why", "")[:300])
-    sampler = _load("sampler_speed")
+    sampler = load_raw("sampler_speed")
     if sampler:
         goal = sampler["config"]["goal_ratio"]
         rows_n = sampler["config"]["rows"]
@@ -191,7 +187,7 @@ def goal_rows(mirrored: dict[str, Any] | None) -> list[dict[str, Any]]:
                 "does not grow with rows", f"+{small['peak_above_start_mb']:.0f} MB vs "
                 f"+{large['peak_above_start_mb']:.0f} MB", large["peak_above_start_mb"] < 4 * max(
                     small["peak_above_start_mb"], 8.0), "sampler_speed", sampler)
-    thresholds = _load("threshold_speed")
+    thresholds = load_raw("threshold_speed")
     if thresholds:
         g_ratio, g_s = thresholds["goal"]["ratio_vs_argsort"], thresholds["goal"]["seconds"]
         n = thresholds["settings"]["n"]
@@ -202,7 +198,7 @@ def goal_rows(mirrored: dict[str, Any] | None) -> list[dict[str, Any]]:
                 f"≤ {g_ratio:g}× argsort and ≤ {g_s:g} s", f"{r['ours_s']:.2f} s, {ratio:.2f}× argsort, "
                 f"{sk:.2f}× sklearn `precision_recall_curve`", ratio <= g_ratio and r["ours_s"] <= g_s,
                 "threshold_speed", thresholds)
-    examples = _load("examples")
+    examples = load_raw("examples")
     goal = ((examples or {}).get("multilabel30") or {}).get("goal")
     if goal:
         add("multilabel30: best test micro-F1 (per-label thresholds tuned on validation) vs the generator's "

@@ -105,8 +105,10 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
     console.print(out_table)
     console.print(f"[bold]Verdict:[/] {verdict.reason}", highlight=False)
     if rule:
+        from imbalance.experiment.runner import describe_rule
+
         note = (f"'strategy': on test rows at the threshold tuned on training rows only; 'strategy@{rule}': the same "
-                f"models decided at {'probability 0.5' if rule == '0.5' else 'argmax'}, no threshold tuned.")
+                f"models decided at {describe_rule(rule)}, no threshold tuned.")
     else:
         note = ("'tuned': on test rows at the threshold chosen on training rows only; 'at default': the same "
                 "models at 0.5 / argmax; 'held': share of units where the constraint held on test.")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from imbalance.experiment.runner import describe_rule, split_candidate
+
 if TYPE_CHECKING:  # pragma: no cover
     from imbalance.experiment.runner import Results
 
@@ -137,9 +139,10 @@ def _confusion_figure(results: "Results", first: dict[str, dict[str, Any]]) -> s
         ax.set_title(s, fontsize=8)
         ax.set_xlabel("predicted", fontsize=7)
         ax.set_ylabel("true", fontsize=7)
+    untuned = split_candidate(results.best)[1] is not None
     fig.suptitle("Confusion matrices at the tuned thresholds"
-                 + (f" and of the recommended {results.best} (seed 0, fold 0; colour = row fraction)"
-                    if "@" in results.best else " (seed 0, fold 0; colour = row fraction)"), fontsize=9)
+                 + (f" and of the recommended {results.best}" if untuned else "")
+                 + " (seed 0, fold 0; colour = row fraction)", fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -147,7 +150,7 @@ def _confusion_figure(results: "Results", first: dict[str, dict[str, Any]]) -> s
 def _confusion_runs(results: "Results", first: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The tuned run of every strategy, plus the recommended candidate when it is an untuned decision."""
     best = results.best
-    if "@" not in best:
+    if split_candidate(best)[1] is None:
         return first
     chosen = _first_runs(results, candidates=True).get(best)
     return {**first, best: chosen} if chosen and chosen.get("confusion") else first
@@ -247,8 +250,7 @@ def render_report(results: "Results") -> str:
         _results_table(results),
         "<p class='muted'>Objective measured on each unit's test rows at the threshold tuned on its training rows"
         + (f"; a row named <code>strategy@{results.decision_rule}</code> is the same models decided at "
-           f"{'probability 0.5' if results.decision_rule == '0.5' else 'argmax'}, without a tuned threshold"
-           if results.decision_rule else "")
+           f"{describe_rule(results.decision_rule)}, without a tuned threshold" if results.decision_rule else "")
         + ("; <i>held</i> = fraction of units where the constraint held on test" if results.goal.kind in (
             "recall_at_precision", "precision_at_recall") else "")
         + ". PR-AUC is the average precision of the scores (threshold-free).</p>",

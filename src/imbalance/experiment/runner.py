@@ -362,6 +362,11 @@ def split_candidate(name: str) -> tuple[str, str | None]:
     return strategy, rule or None
 
 
+def describe_rule(rule: str) -> str:
+    """How an untuned candidate decides, in words: ``"probability 0.5"`` or ``"argmax"``."""
+    return "probability 0.5" if rule == "0.5" else rule
+
+
 def _decision_rule(d: ComparisonData, goal: _Goal, class_id: int | None) -> str | None:
     if goal.kind not in ("fbeta", "cost"):
         return None  # a constraint is only met by a threshold tuned for it

@@ -134,15 +134,29 @@ def log_softmax_and_log1m(logits: Any, axis: int = -1) -> tuple[Any, Any]:
     if log_p.shape[axis] == 1:  # a single class: p = 1
         return log_p, log_p - np.inf
     dominant = log_p > _DOMINANT_LOG_P
-    log_p_rest = log_p + minus_inf_where(dominant, log_p.dtype)  # log p of the other classes, -inf at the dominant
-    # The shift does not change the logsumexp, so its gradient is 0: stopping it only saves the max's backward ops.
-    shift = ops.stop_gradient(ops.max(log_p_rest, axis=axis, keepdims=True))
-    log_rest = ops.log(ops.sum(ops.exp(log_p_rest - shift), axis=axis, keepdims=True)) + shift
+    log_rest = log_mass_excluding(log_p, dominant, axis)
     dominant = ops.cast(dominant, log_p.dtype)
     # -p off the dominant class, 0 on it (where log1p(0) = 0 leaves log_rest; log_rest is finite elsewhere). A mask
     # multiplication rather than a negation: TensorFlow fuses a chain exp -> neg -> log1p into one slow kernel.
     minus_p_others = ops.exp(log_p) * (dominant - 1.0)
     return log_p, ops.log1p(minus_p_others) + dominant * log_rest
+
+
+def log_mass_excluding(log_p: Any, excluded: Any, axis: int = -1, keepdims: bool = True) -> Any:
+    """``log sum_{k not excluded} p_k`` from ``log p = log_softmax(z)`` and a boolean mask: a
+    logsumexp of the kept classes' ``log p``, shifted by their own max, so that it neither cancels nor underflows
+    however far an excluded class leads. The shift does not change the logsumexp, so its gradient is 0: stopping it
+    only saves the max's backward ops.
+
+    >>> import numpy as np
+    >>> log_p = np.log([[0.7, 0.2, 0.1]])
+    >>> bool(np.allclose(log_mass_excluding(log_p, np.array([[True, False, False]])), np.log(0.3)))
+    True
+    """
+    kept = log_p + minus_inf_where(excluded, log_p.dtype)  # -inf at the excluded classes
+    shift = ops.stop_gradient(ops.max(kept, axis=axis, keepdims=True))
+    log_sum = ops.log(ops.sum(ops.exp(kept - shift), axis=axis, keepdims=keepdims))
+    return log_sum + (shift if keepdims else ops.squeeze(shift, axis=axis))
 
 
 def softmax_complement(log_p: Any, axis: int = -1) -> Any:

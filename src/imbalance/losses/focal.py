@@ -24,9 +24,9 @@ from imbalance.losses._common import (
     check_scalar,
     check_vector,
     labels_to_one_hot,
+    log_mass_excluding,
     log_sigmoid_pair,
     match_rank,
-    minus_inf_where,
     prepare,
     safe_pow,
     sigmoid_logits,
@@ -125,9 +125,7 @@ def sparse_categorical_focal_loss(
     log_p = ops.log_softmax(logits, axis=-1)
     loss = -ops.sum(y * log_p, axis=-1)
     if gamma != 0 and num_classes != 1:  # a single class has p_t = 1: the loss is 0 whatever gamma
-        log_p_rest = log_p + minus_inf_where(is_true, logits.dtype)
-        shift = ops.stop_gradient(ops.max(log_p_rest, axis=-1, keepdims=True))
-        log_1m_p_t = ops.log(ops.sum(ops.exp(log_p_rest - shift), axis=-1)) + shift[..., 0]
+        log_1m_p_t = log_mass_excluding(log_p, is_true, keepdims=False)
         loss = ops.exp(gamma * log_1m_p_t) * loss
     if alpha is not None:
         loss = ops.sum(y * as_constant(alpha, logits.dtype), axis=-1) * loss
