@@ -46,8 +46,8 @@ from typing import Any, Mapping, Sequence
 import keras
 import numpy as np
 
-from imbalance.labels import check_positive_int, inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import check_scalar, quote
+from imbalance._validation import check_positive_int, check_scalar, quote
+from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = [
     "CONDITIONS",

@@ -37,6 +37,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from imbalance._validation import check_positive_int
+
 Task = Literal["binary", "multiclass", "multilabel"]
 LabelFormat = Literal["sparse", "one_hot", "multi_hot"]
 
@@ -101,19 +103,6 @@ def _check_integral(arr: np.ndarray, what: str) -> None:
         bad = arr != np.round(arr)
         if np.any(bad):
             raise ValueError(f"{what} must be whole numbers; {_first_bad(bad, arr)}.")
-
-
-def check_positive_int(name: str, value: Any) -> int | None:
-    """``value`` as an int when it is a positive integer, None when it is None; else a ValueError quoting it.
-
-    >>> check_positive_int("num_classes", 3)
-    3
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={value!r}")
-    return int(value)
 
 
 def inspect_labels(y: Any, num_classes: int | None = None, task: str | None = None) -> LabelInfo:

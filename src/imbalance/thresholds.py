@@ -46,7 +46,7 @@ from keras import ops
 
 from imbalance._files import atomic_write_text
 from imbalance.labels import TASKS, inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import check_scalar, quote
+from imbalance._validation import check_scalar, quote
 
 __all__ = [
     "ArgmaxLayer",

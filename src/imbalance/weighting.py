@@ -39,8 +39,8 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from imbalance.labels import check_positive_int, inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import check_counts, check_scalar, check_vector, quote
+from imbalance._validation import check_counts, check_positive_int, check_scalar, check_vector, quote
+from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = [
     "CLASS_WEIGHT_METHODS",

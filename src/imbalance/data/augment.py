@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import tensorflow as tf
 
-from imbalance.losses._common import check_scalar, quote
+from imbalance._validation import check_scalar, quote
 
 __all__ = ["augment_classes"]
 

@@ -95,7 +95,7 @@ import numpy as np
 import tensorflow as tf
 
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import quote
+from imbalance._validation import quote
 
 __all__ = [
     "METHODS",
@@ -752,7 +752,7 @@ def rebalance(
     >>> out.rebalance_plan.keep_probability.round(3).tolist(), out.rebalance_plan.buffer_sizes
     ([0.111, 1.0], {'block': 128, 'repeat': 128, 'shuffle': 0})
     """
-    from imbalance.labels import check_positive_int
+    from imbalance._validation import check_positive_int
     from imbalance.weighting import class_counts
 
     _check_method(method)

@@ -1,5 +1,6 @@
-"""Shared pieces of every loss: dtype handling, probability → logit conversion, stable log-space helpers,
-argument validation that quotes the received value, and config-friendly storage of per-class parameters."""
+"""Shared pieces of every loss: dtype handling, probability → logit conversion, stable log-space helpers and
+config-friendly storage of per-class parameters. Argument validation lives in :mod:`imbalance._validation` (the
+names are imported here too, so the losses keep one import line)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 from keras import ops
+
+from imbalance._validation import check_counts, check_length, check_scalar, check_vector, quote  # noqa: F401
 
 EPSILON = 1e-7
 
@@ -233,107 +236,6 @@ def _integer_power(base: Any, n: int) -> Any:
 
 
 # --- argument validation -------------------------------------------------------------------------------------
-
-
-def quote(value: Any) -> str:
-    """The received value as a short Python literal for an error message (arrays and tensors as nested lists)."""
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
-    if isinstance(value, np.ndarray):
-        return repr(value.tolist())
-    return repr(value)
-
-
-def check_scalar(name: str, value: Any, low: float | None = None, high: float | None = None,
-                 low_inclusive: bool = True, high_inclusive: bool = True) -> float:
-    """A finite float within bounds, or a ValueError quoting the received value."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number. Received: {name}={quote(value)}") from None
-    if isinstance(value, bool) or not math.isfinite(number):
-        raise ValueError(f"`{name}` must be a finite number. Received: {name}={quote(value)}")
-    if low is not None and (number < low or (number == low and not low_inclusive)):
-        sign = ">=" if low_inclusive else ">"
-        raise ValueError(f"`{name}` must be {sign} {low}. Received: {name}={quote(value)}")
-    if high is not None and (number > high or (number == high and not high_inclusive)):
-        sign = "<=" if high_inclusive else "<"
-        raise ValueError(f"`{name}` must be {sign} {high}. Received: {name}={quote(value)}")
-    return number
-
-
-def check_vector(name: str, value: Any, low: float | None = None, high: float | None = None,
-                 low_inclusive: bool = True, allow_scalar: bool = True) -> float | list[float]:
-    """A scalar or a 1-D list of finite floats within bounds, returned in a JSON-friendly form (float or list).
-
-    Dicts ``{class_id: value}`` are accepted and turned into a dense list (every id from 0 to max must appear).
-    """
-    if isinstance(value, dict):
-        keys = sorted(int(k) for k in value)
-        if keys != list(range(len(keys))):
-            raise ValueError(
-                f"`{name}` given as a dict must have keys 0..K-1 without gaps. Received keys: {sorted(value)}"
-            )
-        value = [value[k] if k in value else value[str(k)] for k in keys]
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
-    arr = np.asarray(value, dtype=object)
-    if arr.ndim == 0:
-        if not allow_scalar:
-            raise ValueError(f"`{name}` must be a 1-D sequence. Received: {name}={quote(value)}")
-        return check_scalar(name, value, low, high, low_inclusive)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"`{name}` must be a scalar or a non-empty 1-D sequence. Received: {name}={quote(value)}")
-    try:
-        floats = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must hold numbers. Received: {name}={quote(value)}") from None
-    bad = ~np.isfinite(floats)
-    if low is not None:
-        bad |= floats < low if low_inclusive else floats <= low
-    if high is not None:
-        bad |= floats > high
-    if np.any(bad):
-        i = int(np.argmax(bad))
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>=' if low_inclusive else '>'} {low}")
-        if high is not None:
-            bounds.append(f"<= {high}")
-        expected = "finite" + (" and " + " and ".join(bounds) if bounds else "")
-        raise ValueError(
-            f"`{name}` must be {expected}; entry {i} is {float(floats[i])!r}. Received: {name}={quote(value)}"
-        )
-    return [float(v) for v in floats]
-
-
-def check_counts(name: str, value: Any) -> list[float]:
-    """Per-class counts: a 1-D sequence of at least 2 positive numbers (a zero count names its class)."""
-    if isinstance(value, dict):
-        value = check_vector(name, value, allow_scalar=False)
-    arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < 2:
-        raise ValueError(
-            f"`{name}` must be a 1-D sequence with one count per class (at least 2). Received: {name}={quote(value)}"
-        )
-    if not np.all(np.isfinite(arr)):
-        i = int(np.argmax(~np.isfinite(arr)))
-        raise ValueError(f"`{name}` must be finite; class {i} has {float(arr[i])!r}. Received: {name}={quote(value)}")
-    if np.any(arr <= 0):
-        i = int(np.argmax(arr <= 0))
-        raise ValueError(
-            f"`{name}` must be > 0 for every class; class {i} has count {arr[i]:g} (a class absent from the "
-            f"training data has no prior). Received: {name}={quote(value)}"
-        )
-    return [float(v) for v in arr]
-
-
-def check_length(name: str, value: float | Sequence[float] | None, num: int) -> None:
-    """Raise when a per-class parameter has a length different from the number of classes of the output."""
-    if isinstance(value, (list, tuple)) and len(value) != num:
-        raise ValueError(
-            f"`{name}` has {len(value)} entries but the model output has {num} classes/labels. Received: {name}={list(value)}"
-        )
 
 
 def as_constant(value: float | Sequence[float] | None, dtype: str) -> Any:

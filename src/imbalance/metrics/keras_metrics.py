@@ -51,7 +51,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from imbalance.losses._common import check_scalar, check_vector, quote
+from imbalance._validation import check_scalar, check_vector, quote
 
 __all__ = [
     "BalancedAccuracy",

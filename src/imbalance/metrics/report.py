@@ -16,7 +16,7 @@ from scipy.special import expit, softmax
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
-from imbalance.losses._common import check_vector, quote
+from imbalance._validation import check_vector, quote
 
 __all__ = ["report", "COLUMNS"]
 
