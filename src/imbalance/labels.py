@@ -48,6 +48,7 @@ __all__ = [
     "LabelInfo",
     "TASKS",
     "check_positive_int",
+    "count_labels",
     "inspect_labels",
     "infer_task",
     "to_class_ids",
@@ -242,3 +243,18 @@ def to_one_hot(y: Any, num_classes: int | None = None) -> np.ndarray:
     ids = to_class_ids(y, num_classes=num_classes)
     k = inspect_labels(y, num_classes=num_classes).num_classes
     return np.eye(k, dtype=np.float32)[ids]
+
+
+def count_labels(y: Any, task: str, num_classes: int) -> np.ndarray:
+    """Rows per class (class ids) or positives per label (a multi-hot matrix) of labels already in the normalised
+    form: the one counting function of every module that has decided the format (int64, length ``num_classes``).
+
+    >>> count_labels(np.array([0, 2, 2]), "multiclass", 3).tolist()
+    [1, 0, 2]
+    >>> count_labels(np.array([[1, 0], [1, 1]]), "multilabel", 2).tolist()
+    [2, 1]
+    """
+    arr = np.asarray(y)
+    if task == "multilabel":
+        return arr.sum(axis=0).astype(np.int64).reshape(-1)
+    return np.bincount(arr.reshape(-1).astype(np.int64), minlength=num_classes).astype(np.int64)
