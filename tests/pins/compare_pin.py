@@ -67,8 +67,11 @@ CASES: dict[str, tuple[Any, dict[str, Any]]] = {
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN kept as the string 'nan' (JSON has none)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    """JSON-ready: numpy scalars to Python, NaN kept as the string 'nan' (JSON has none). A typed record is taken in
+    its on-disk JSON form (``to_dict()``, the form ``runs.jsonl`` holds), other dataclasses with ``asdict``."""
+    if hasattr(value, "to_dict") and not isinstance(value, type) and not hasattr(value, "columns"):
+        value = value.to_dict()
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
