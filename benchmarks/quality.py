@@ -135,14 +135,12 @@ class Settings:
 
 @functools.lru_cache(maxsize=None)
 def _compare_defaults() -> tuple[int, int, float]:
-    """``compare``'s own defaults (min_positives, inner_folds, val_size), read from its signature so that this
-    benchmark follows them if they change (on first use: importing it loads TensorFlow)."""
-    import inspect
+    """``compare``'s own defaults (min_positives, inner_folds, val_size), read from its :class:`Protocol` so that
+    this benchmark follows them if they change (on first use: importing it loads TensorFlow)."""
+    from imbalance.experiment import Protocol
 
-    from imbalance.experiment import compare
-
-    p = inspect.signature(compare).parameters
-    return int(p["min_positives"].default), int(p["inner_folds"].default), float(p["val_size"].default)
+    p = Protocol()
+    return p.min_positives, p.inner_folds, p.val_size
 
 
 def _settings(quick: bool) -> Settings:
@@ -318,8 +316,9 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
                       strategy: str = "baseline") -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(tuning labels, tuning logits, test logits, "validation" or "cv") the way ``compare`` chooses a threshold
     inside a unit's training rows (here: the fold's fit + validation rows) for ``strategy``: the validation split
-    when it holds enough positives, else ``compare``'s own :func:`imbalance.experiment.runner.out_of_fold`."""
-    from imbalance.experiment.runner import _from_arrays, out_of_fold
+    when it holds enough positives, else ``compare``'s own :func:`imbalance.experiment.out_of_fold`."""
+    from imbalance.experiment import Budget, out_of_fold
+    from imbalance.experiment.data import from_arrays
 
     min_positives, inner_folds, val_size = _compare_defaults()
     y_train = np.concatenate([y_fit, y_val])
@@ -327,14 +326,14 @@ def _compare_protocol(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y
         model = _fit_ours(strategy, x_fit, y_fit, seed, s)
         return y_val, _logits(model, x_val)[:, 0], _logits(model, x_test)[:, 0], "validation"
     x_train = np.concatenate([x_fit, x_val])
-    d = _from_arrays("fold", x_train, y_train, "binary", None)
-    config = {"epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
-              "inner_folds": inner_folds}
+    d = from_arrays("fold", x_train, y_train, "binary", None)
+    budget = Budget(epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
 
     def factory(input_shape: Any, n_out: int, model_seed: int) -> Any:
         return _mlp(int(input_shape[0]), n_out, model_seed, s.hidden)
 
-    _, p_oof, p_test, _ = out_of_fold(d, strategy, x_train, y_train, x_test, y_train, config, factory, seed)
+    _, p_oof, p_test, _ = out_of_fold(d, strategy, x_train, y_train, x_test, y_train, budget, inner_folds, factory,
+                                      seed)
     p_oof, p_test = (np.clip(p[:, 0].astype(np.float64), 1e-12, 1 - 1e-12) for p in (p_oof, p_test))
     return y_train, np.log(p_oof) - np.log1p(-p_oof), np.log(p_test) - np.log1p(-p_test), "cv"
 
@@ -420,37 +419,34 @@ def _map(function: Callable[..., Any], tasks: list[tuple[Any, ...]], workers: in
 class _Checkpoint:
     """Finished (dataset, fold) tasks of an interrupted run, one JSON line each in
     ``benchmarks/results/quality.partial.jsonl``, valid only for the same settings; :func:`run` removes it once the
-    section is stored. A long full run that is killed resumes where it stopped instead of starting over."""
+    section is stored. A long full run that is killed resumes where it stopped instead of starting over. The file
+    is ``compare``'s own resumable store (:class:`imbalance.experiment.RunStore`: rewritten whole and moved into
+    place after every task, so a kill never leaves half a line)."""
 
     def __init__(self, s: Settings) -> None:
         import hashlib
         import json
 
         from benchmarks._report import RESULTS_DIR
+        from imbalance.experiment import RunStore
 
         self.path = RESULTS_DIR / "quality.partial.jsonl"
+        self.store = RunStore(self.path)
         self.key = hashlib.sha256(json.dumps(asdict(s) | {"workers": None}, sort_keys=True,
                                              default=str).encode()).hexdigest()[:16]
         self.done: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    item = json.loads(line)
-                except ValueError:  # a line cut by the kill
-                    continue
-                if item.get("settings") == self.key:
-                    self.done[(item["dataset"], int(item["fold"]))] = item["records"]
+        for item in self.store.read_dicts():
+            if item.get("settings") == self.key:
+                self.done[(item["dataset"], int(item["fold"]))] = item["records"]
 
     def get(self, key: tuple[str, int]) -> list[dict[str, Any]] | None:
         return self.done.get(key)
 
     def put(self, key: tuple[str, int], records: list[dict[str, Any]]) -> None:
-        import json
-
         self.done[key] = records
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"settings": self.key, "dataset": key[0], "fold": key[1], "records": records}) + "\n")
+        self.store.write({"settings": self.key, "dataset": d, "fold": f, "records": r}
+                         for (d, f), r in self.done.items())
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

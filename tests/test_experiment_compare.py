@@ -9,7 +9,8 @@ import pytest
 from sklearn.datasets import make_classification
 
 from imbalance.experiment import compare, prepare_data
-from imbalance.experiment.runner import RUNS_FILE, _units
+from imbalance.experiment import RUNS_FILE, Protocol, RunRecord
+from imbalance.thresholds import parse_objective
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,7 @@ def test_results_are_paired_and_scored_like_sklearn(binary_data, tmp_path, monke
 
 def test_small_minority_switches_to_cross_validated_units():
     d = prepare_data("digits_lt")
-    from imbalance.experiment.runner import _goal
-
-    units = _units(d, _goal("f1"), 0, seeds=2, folds=3, test_size=0.25, min_positives=20)
+    units = Protocol(folds=3, test_size=0.25, min_positives=20).units(d, class_id=0, seeds=2)
     assert len(units) == 6 and {u.outer for u in units} == {"cv"}
     for seed in (0, 1):
         tests = np.concatenate([u.test for u in units if u.seed == seed])
@@ -220,12 +219,12 @@ def test_constraints_compete_only_with_tuned_thresholds(binary_data):
 
 
 def test_records_without_untuned_fields_give_no_untuned_candidate():
-    from imbalance.experiment.runner import _candidate_runs, _goal
+    from imbalance.experiment.candidates import candidate_runs
 
     old = {"strategy": "baseline", "seed": 0, "fold": 0, "objective": 0.5, "confusion": [[1, 0], [0, 1]]}
     new = {**old, "seed": 1, "untuned_objective": 0.4, "untuned_precision": 0.5, "untuned_recall": 0.3,
            "untuned_confusion": [[2, 0], [1, 1]], "threshold": [0.3]}
-    runs = _candidate_runs([old, new], "0.5", _goal("f1"))
+    runs = candidate_runs([RunRecord.from_dict(old), RunRecord.from_dict(new)], "0.5", parse_objective("f1"))
     assert [(r["strategy"], r["seed"], r["objective"]) for r in runs] == [
         ("baseline", 0, 0.5), ("baseline", 1, 0.5), ("baseline@0.5", 1, 0.4)]
     assert runs[2]["confusion"] == [[2, 0], [1, 1]] and runs[2]["threshold"] == [0.5]

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from imbalance.experiment.runner import _Progress, _train, ComparisonData
+from imbalance.experiment import Budget, ComparisonData, train_model
 from imbalance.experiment.strategies import STRATEGIES, StrategyContext, get_strategy
 from imbalance.weighting import pos_weights
 
-CONFIG = {"epochs": 1, "batch_size": 32, "learning_rate": 1e-2}
+BUDGET = Budget(epochs=1, batch_size=32, learning_rate=1e-2)
 
 
 def _data(task, rng):
@@ -33,7 +33,7 @@ CASES = [(name, task) for name, s in sorted(STRATEGIES.items()) for task in s.ta
 @pytest.mark.parametrize("name, task", CASES, ids=[f"{n}-{t}" for n, t in CASES])
 def test_strategy_trains_on_every_task_it_claims(name, task, rng):
     d = _data(task, rng)
-    net, seen = _train(d, name, d.x, d.y, CONFIG, "mlp", seed=0, bar=_Progress(False, 1, 0))
+    net, seen = train_model(d, name, d.x, d.y, BUDGET, "mlp", seed=0)
     out = np.asarray(net(d.x[:5], training=False))
     assert out.shape == (5, 1 if task == "binary" else d.num_classes)
     assert np.all(np.isfinite(out))

@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from imbalance.experiment import build_mlp, train_strategy
-from imbalance.experiment.runner import _from_arrays, _Progress, _train
+from imbalance.experiment import Budget, prepare_data, train_model
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,8 @@ def test_same_seed_same_model_and_equal_to_compares_training(data):
     x, y = data
     a = train_strategy("class_weight", x, y, epochs=2, seed=5)
     b = train_strategy("class_weight", x, y, epochs=2, seed=5)
-    d = _from_arrays("arrays", x, y, None, None)
-    c, _ = _train(d, "class_weight", d.x, d.y, {"epochs": 2, "batch_size": 64, "learning_rate": 3e-3}, "mlp", 5,
-                  _Progress(False, 0, 0))
+    d = prepare_data((x, y))
+    c, _ = train_model(d, "class_weight", d.x, d.y, Budget(epochs=2, batch_size=64, learning_rate=3e-3), "mlp", 5)
     for wa, wb, wc in zip(_weights(a), _weights(b), _weights(c)):
         np.testing.assert_array_equal(wa, wb)
         np.testing.assert_allclose(wa, wc, rtol=1e-6, atol=1e-7)

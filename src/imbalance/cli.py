@@ -78,14 +78,17 @@ def _split_names(values: Optional[List[str]]) -> Optional[List[str]]:
 def _print_results(results: Any, out: Optional[Path]) -> None:
     table = results.table
     verdict = results.verdict
-    goal = results.goal
-    out_table = Table(title=f"{results.data.name}: {goal.text}"
-                      + (f" on class {results.data.class_names[results.config['class_id']]}"
-                         if results.config.get("class_id") is not None else "")
+    from imbalance.experiment.candidates import describe_rule
+    from imbalance.experiment.scoring import metric_name
+
+    metric = metric_name(results.objective)
+    class_id = results.config.class_id
+    out_table = Table(title=f"{results.data.name}: {results.config.objective}"
+                      + (f" on class {results.data.class_names[class_id]}" if class_id is not None else "")
                       + f" — mean ± sd over {verdict.units} paired units")
     out_table.add_column("strategy", no_wrap=True)
     rule = results.decision_rule
-    out_table.add_column(goal.metric_name if rule else f"{goal.metric_name} tuned", justify="right", no_wrap=True)
+    out_table.add_column(metric if rule else f"{metric} tuned", justify="right", no_wrap=True)
     labels = {"precision": "precision", "recall": "recall", "held": "held", "untuned_objective": "at default",
               "untuned_precision": "precision at default", "pr_auc": "PR-AUC", "balanced_accuracy": "bal. acc",
               "seconds": "s/run"}
@@ -105,8 +108,6 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
     console.print(out_table)
     console.print(f"[bold]Verdict:[/] {verdict.reason}", highlight=False)
     if rule:
-        from imbalance.experiment.runner import describe_rule
-
         note = (f"'strategy': on test rows at the threshold tuned on training rows only; 'strategy@{rule}': the same "
                 f"models decided at {describe_rule(rule)}, no threshold tuned.")
     else:
@@ -203,7 +204,7 @@ def inspect(
     """Class counts, imbalance ratio, and which strategies apply."""
     import numpy as np
 
-    from imbalance.experiment import available, prepare_data
+    from imbalance.experiment import Protocol, available, prepare_data
     from imbalance.weighting import pos_weights
 
     names = _split_names(target)
@@ -229,10 +230,12 @@ def inspect(
         present = counts[counts > 0]
         console.print(f"Imbalance ratio (largest / smallest class): {present.max() / present.min():.1f}.")
     minority = int(counts[counts > 0].min())
+    protocol = Protocol()  # compare's defaults
+    in_validation = minority * (1 - protocol.test_size) * protocol.val_size
     console.print(f"Smallest class / label: {minority} rows — "
-                  + ("enough for a validation split to place a threshold." if minority * 0.25 * 0.75 >= 20 else
-                     "few: compare will use cross-validated thresholds (a 25 % validation split would hold about "
-                     f"{int(np.floor(minority * 0.25 * 0.75))})."))
+                  + ("enough for a validation split to place a threshold." if in_validation >= protocol.min_positives
+                     else f"few: compare will use cross-validated thresholds (a {protocol.val_size * 100:g} % validation "
+                     f"split would hold about {int(np.floor(in_validation))})."))
     console.print(f"Strategies for {d.task}: {', '.join(available(d.task))}.")
 
 

@@ -14,14 +14,16 @@ import io
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from imbalance.experiment.runner import describe_rule, split_candidate
+from imbalance._files import atomic_write_text
+from imbalance.experiment.candidates import describe_rule, split_candidate
+from imbalance.experiment.scoring import metric_name
 
-if TYPE_CHECKING:  # pragma: no cover
-    from imbalance.experiment.runner import Results
+# The report reads a :class:`~imbalance.experiment.results.Results` (named "Results" in the annotations below, not
+# imported: results.py imports this module when it saves, and the flow stays one-way).
 
 __all__ = ["render_report", "write_report"]
 
@@ -88,7 +90,7 @@ def _pr_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    goal = results.goal
+    goal = results.objective
     if goal.kind == "recall_at_precision":
         ax.axhline(goal.target, color="k", linestyle=":", linewidth=1, label=f"precision target {goal.target:g}")
     elif goal.kind == "precision_at_recall":
@@ -101,7 +103,7 @@ def _pr_figure(results: "Results", first: dict[str, dict[str, Any]]) -> str:
 
 def _target_text(results: "Results") -> str:
     task = results.data.task
-    class_id = results.config.get("class_id")
+    class_id = results.config.class_id
     if task == "binary":
         return f"positive class {results.data.class_names[1] if len(results.data.class_names) > 1 else 1}"
     if task == "multilabel":
@@ -194,7 +196,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def _results_table(results: "Results") -> str:
     table = results.table
     v = results.verdict
-    metric = results.goal.metric_name
+    metric = metric_name(results.objective)
     headers = ["strategy", f"{metric} (mean ± sd)", "units"]
     extra = [c for c in ("precision", "recall", "held", "untuned_objective", "untuned_precision", "pr_auc",
                          "balanced_accuracy", "seconds") if c in table and table[c].notna().any()]
@@ -241,9 +243,9 @@ def render_report(results: "Results") -> str:
         f"<h1>imbalance compare — {html.escape(d.name)}</h1>",
         f"<p class='muted'>{html.escape(d.task)} task, {len(d.y)} rows; "
         f"{'positives per label' if d.task == 'multilabel' else 'class counts'}: {html.escape(counts)}.<br>"
-        f"Objective <code>{html.escape(config['objective'])}</code>"
-        + (f" on class {html.escape(d.class_names[config['class_id']])}" if config.get("class_id") is not None else "")
-        + f"; {config['epochs']} epochs, {config['seeds']} seed(s), model {html.escape(str(config['model']))}; "
+        f"Objective <code>{html.escape(config.objective)}</code>"
+        + (f" on class {html.escape(d.class_names[config.class_id])}" if config.class_id is not None else "")
+        + f"; {config.epochs} epochs, {config.seeds} seed(s), model {html.escape(str(config.model))}; "
         f"{v.units} paired evaluation units.</p>",
         f"<div class='verdict{' tie' if v.winner is None else ''}'><b>Verdict.</b> {html.escape(v.reason)}</div>",
         "<h2>Results on test</h2>",
@@ -251,8 +253,8 @@ def render_report(results: "Results") -> str:
         "<p class='muted'>Objective measured on each unit's test rows at the threshold tuned on its training rows"
         + (f"; a row named <code>strategy@{results.decision_rule}</code> is the same models decided at "
            f"{describe_rule(results.decision_rule)}, without a tuned threshold" if results.decision_rule else "")
-        + ("; <i>held</i> = fraction of units where the constraint held on test" if results.goal.kind in (
-            "recall_at_precision", "precision_at_recall") else "")
+        + ("; <i>held</i> = fraction of units where the constraint held on test"
+           if results.objective.is_constraint else "")
         + ". PR-AUC is the average precision of the scores (threshold-free).</p>",
         "<h2>Precision-recall curves</h2>",
         f"<img alt='precision-recall curves' src='{_pr_figure(results, first)}'>",
@@ -282,8 +284,6 @@ def render_report(results: "Results") -> str:
 
 def write_report(results: "Results", path: str | os.PathLike[str]) -> Path:
     """Render and write the report atomically; return its path."""
-    from imbalance.experiment.runner import _atomic_write
-
     path = Path(path)
-    _atomic_write(path, render_report(results))
+    atomic_write_text(path, render_report(results))
     return path

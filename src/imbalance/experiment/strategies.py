@@ -42,7 +42,7 @@ import keras
 import numpy as np
 
 from imbalance import losses as L
-from imbalance.labels import TASKS
+from imbalance.labels import TASKS, count_labels
 from imbalance.weighting import class_weights, pos_weights, sample_weights
 
 __all__ = [
@@ -77,9 +77,7 @@ class StrategyContext:
     @property
     def counts(self) -> np.ndarray:
         """Samples per class (multi-class, binary) or positives per label (multi-label)."""
-        if self.task == "multilabel":
-            return self.y.sum(axis=0).astype(np.int64)
-        return np.bincount(self.y, minlength=self.num_classes).astype(np.int64)
+        return count_labels(self.y, self.task, self.num_classes)
 
     def model_targets(self, y: np.ndarray | None = None) -> np.ndarray:
         """Labels shaped for the model: float ``(n, 1)`` for binary, ids for multi-class, multi-hot for multi-label."""

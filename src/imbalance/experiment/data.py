@@ -1,0 +1,133 @@
+"""Data intake of ``compare``: whatever the user passes becomes one :class:`ComparisonData` (validated once, here).
+
+>>> d = prepare_data("digits_lt")
+>>> d.task, d.num_classes, int(d.counts[0]), d.outputs
+('multiclass', 10, 18, 10)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
+
+__all__ = ["ComparisonData", "demo_names", "from_arrays", "prepare_data"]
+
+
+@dataclass
+class ComparisonData:
+    """Features, labels in the model's format and what the runner needs to know about them.
+
+    ``y`` holds class ids for binary and multi-class data and a multi-hot matrix for multi-label data.
+    ``preprocessor`` (optional) returns a fresh, unfitted scikit-learn transformer; it is fitted on each unit's
+    training rows only.
+    """
+
+    name: str
+    x: Any
+    y: np.ndarray
+    task: str
+    num_classes: int
+    class_names: list[str]
+    preprocessor: Callable[[], Any] | None = None
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Rows per class, or positives per label."""
+        return self.count(self.y)
+
+    def count(self, y: np.ndarray) -> np.ndarray:
+        """Rows per class (positives per label) of a subset ``y`` of these labels."""
+        return count_labels(y, self.task, self.num_classes)
+
+    @property
+    def outputs(self) -> int:
+        """Logits the model ends in: one for binary data, one per class or label otherwise."""
+        return 1 if self.task == "binary" else self.num_classes
+
+    def fingerprint(self) -> str:
+        """A short hash of the name, labels and features: a stored comparison resumes only on the same data."""
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(np.ascontiguousarray(self.y).tobytes())
+        x = self.x
+        if hasattr(x, "to_numpy"):
+            h.update(str(list(x.columns)).encode())
+            h.update(x.to_csv(index=False).encode())
+        else:
+            h.update(np.ascontiguousarray(x).tobytes())
+        return h.hexdigest()[:16]
+
+
+def demo_names() -> tuple[str, ...]:
+    """The embedded datasets a name can refer to (:data:`imbalance.datasets.DEMOS`)."""
+    from imbalance.datasets import DEMOS
+
+    return tuple(DEMOS)
+
+
+def prepare_data(data: Any, target: Any = None) -> ComparisonData:
+    """Accept a demo name, a :class:`~imbalance.datasets.DemoDataset`, a table loaded by
+    :func:`imbalance.data.load_table`, a path to a table file, or an ``(x, y)`` pair.
+
+    >>> prepare_data(([[0.0], [1.0]], [0, 1])).task
+    'binary'
+    """
+    from imbalance.datasets import DemoDataset, load_demo
+
+    if isinstance(data, (str, os.PathLike)) and not Path(data).exists() and str(data) in demo_names():
+        data = load_demo(str(data))
+    elif isinstance(data, (str, os.PathLike)):
+        from imbalance.data.io import load_table
+
+        data = load_table(data, target)
+    if isinstance(data, DemoDataset):
+        return from_arrays(data.name, data.x, data.y, data.task, data.class_names)
+    if hasattr(data, "preprocessor") and hasattr(data, "x") and hasattr(data, "y"):
+        y = np.asarray(data.y)
+        info = inspect_labels(y, task=getattr(data, "task", None))
+        names = [str(c) for c in getattr(data, "class_names", range(info.num_classes))]
+        return ComparisonData(
+            name=Path(str(getattr(data, "source", "table"))).name,
+            x=data.x,
+            y=to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y),
+            task=info.task,
+            num_classes=info.num_classes,
+            class_names=names,
+            preprocessor=data.preprocessor,
+        )
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return from_arrays("arrays", data[0], data[1], None, None)
+    raise TypeError(
+        f"`data` must be a demo name ({', '.join(demo_names())}), a DemoDataset, a table from "
+        f"imbalance.data.load_table, a file path, or an (x, y) pair. Received: {type(data).__name__}"
+    )
+
+
+def from_arrays(name: str, x: Any, y: Any, task: str | None = None,
+                class_names: Sequence[str] | None = None) -> ComparisonData:
+    """Features as float32 (every value finite) and labels in the runner's form.
+
+    >>> from_arrays("toy", [[0.0], [float("nan")]], [0, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` holds NaN or infinite values (first at row 1, column 0: nan); impute or drop them first.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same number of rows. Received: {len(x)} and {len(y)}")
+    if not np.all(np.isfinite(x)):
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0])
+        raise ValueError(f"`x` holds NaN or infinite values (first at row {row}, column {column}: "
+                         f"{float(x.reshape(len(x), -1)[row, column])}); impute or drop them first.")
+    info = inspect_labels(y, task=task)
+    ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
+    names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
+    return ComparisonData(name=name, x=x, y=ids, task=info.task, num_classes=info.num_classes, class_names=names)

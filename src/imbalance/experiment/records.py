@@ -1,0 +1,183 @@
+"""The run record, the one shape of a finished run, and ``runs.jsonl``, the resumable store that keeps them.
+
+A :class:`RunRecord` is written once (by the runner, from what it measured) and read by the verdict, the report and
+the CLI. On disk it is one JSON object per line (``to_dict``); fields that a task does not have (``held`` for an
+objective without a constraint, ``per_class`` for multi-label data, …) are left out rather than written as
+``null``, and old files, with or without the untuned fields, still load and resume.
+
+>>> r = RunRecord(strategy="baseline", seed=0, fold=0, objective=0.5)
+>>> r["objective"], r.get("held"), "held" in r
+(0.5, None, False)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from imbalance._files import atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imbalance.thresholds import Objective
+
+__all__ = ["RUNS_FILE", "RunRecord", "RunStore"]
+
+RUNS_FILE = "runs.jsonl"
+
+
+@dataclass
+class RunRecord(Mapping):
+    """One strategy trained and scored on one evaluation unit (seed × fold), or that run as a candidate record.
+
+    Identity: ``strategy`` (``"s@0.5"`` for a candidate record at an untuned rule), ``seed``, ``fold``,
+    ``config_id`` (the comparison's settings). Protocol: ``outer`` (``"holdout"`` | ``"cv"``), ``inner``
+    (``"validation"`` | ``"cv"``), row counts, ``threshold`` and how it was chosen (``threshold_note``).
+    Scores on test at the tuned decision: ``objective``, ``precision``, ``recall``, ``fbeta``, ``held`` (constraint
+    objectives), ``pr_auc``, ``balanced_accuracy``, ``confusion``, ``per_class``, ``pr_curve``; the same at the
+    untuned decision in the ``untuned_*`` fields. ``decision`` is set on candidate records only.
+
+    Records read like the dicts they were before (``r["objective"]``, ``r.get("held")``); a field that is
+    ``None`` and optional reads as absent.
+    """
+
+    strategy: str
+    seed: int
+    fold: int
+    config_id: str | None = None
+    outer: str | None = None
+    inner: str | None = None
+    train_rows: int | None = None
+    test_rows: int | None = None
+    threshold_note: str | None = None
+    seconds: float | None = None
+    train_counts: list[int] | None = None
+    seen_counts: list[float] | None = None
+    objective: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    fbeta: float | None = None
+    held: float | None = None
+    pr_auc: float | None = None
+    macro_pr_auc: float | None = None
+    balanced_accuracy: float | None = None
+    confusion: list[list[int]] | None = None
+    pr_curve: dict[str, list[float]] | None = None
+    threshold: list[float] | None = None
+    positives_per_row: float | None = None
+    per_class: dict[str, list[float]] | None = None
+    test_target: dict[str, list[float]] | None = None
+    untuned_objective: float | None = None
+    untuned_precision: float | None = None
+    untuned_recall: float | None = None
+    untuned_confusion: list[list[int]] | None = None
+    untuned_balanced_accuracy: float | None = None
+    untuned_per_class: dict[str, list[float]] | None = None
+    untuned_positives_per_row: float | None = None
+    diagnosis: dict[str, Any] | None = None
+    decision: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer file, kept for the round trip
+
+    #: Fields written even when ``None`` (``seen_counts``: the strategy saw the data as it is); any other field
+    #: that is ``None`` does not apply to this record and is absent from the JSON form.
+    ALWAYS = ("strategy", "seed", "fold", "seen_counts", "diagnosis")
+
+    # --- the JSON form -----------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The on-disk form: every field that applies, plus any unknown keys the record was read with."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if value is not None or f.name in self.ALWAYS:
+                out[f.name] = value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        """A record from its JSON form (old files included: missing fields are ``None``)."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in data.items() if k in names}
+        for key in ("strategy", "seed", "fold"):
+            if key not in known:
+                raise ValueError(f"A run record needs {key!r}; this one has keys {sorted(data)}.")
+        return cls(**known, extra={k: v for k, v in data.items() if k not in names})
+
+    # --- read like the dict it was (a read-only Mapping over the JSON form) -------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
+
+    # --- candidate records --------------------------------------------------------------------------------------
+
+    def as_tuned(self) -> "RunRecord":
+        """This run as the record of its tuned candidate (``decision="tuned"``)."""
+        return dataclasses.replace(self, decision="tuned", extra=dict(self.extra))
+
+    def at_rule(self, rule: str, objective: "Objective") -> "RunRecord | None":
+        """The same models and test rows decided at the untuned ``rule``, scored from the untuned fields, named
+        ``"<strategy>@<rule>"``; ``None`` when the record has no untuned fields (written before they existed)."""
+        if self.untuned_objective is None:
+            return None
+        untuned = {f.name: None for f in dataclasses.fields(self) if f.name.startswith("untuned_")}
+        return dataclasses.replace(
+            self, **untuned,
+            strategy=f"{self.strategy}@{rule}", decision=rule, objective=self.untuned_objective,
+            precision=self.untuned_precision, recall=self.untuned_recall, held=None,
+            fbeta=self.untuned_objective if objective.kind == "fbeta" else None,
+            threshold=[0.5] * len(self.threshold or []) if rule == "0.5" else [],
+            threshold_note=f"decided at {rule}; no threshold tuned",
+            # never show the tuned decision's numbers under the untuned name
+            confusion=self.untuned_confusion, balanced_accuracy=self.untuned_balanced_accuracy,
+            per_class=self.untuned_per_class, positives_per_row=self.untuned_positives_per_row,
+            extra=dict(self.extra),
+        )
+
+
+class RunStore:
+    """``runs.jsonl``: one JSON record per line, rewritten whole to a temporary file and moved into place after
+    every finished run, so it is never half-written; reading it back is how a comparison resumes.
+
+    >>> import tempfile, pathlib
+    >>> store = RunStore(pathlib.Path(tempfile.mkdtemp()) / RUNS_FILE)
+    >>> store.write([RunRecord("baseline", 0, 0, objective=0.5)])
+    >>> [r.objective for r in store.read()]
+    [0.5]
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def read_dicts(self) -> list[dict[str, Any]]:
+        """The records as stored (an absent file is an empty store); a broken line names the file and the line."""
+        if not self.path.exists():
+            return []
+        records = []
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{self.path}, line {number}: not a JSON record ({error.msg}); move the file away "
+                                 "to start over.") from None
+        return records
+
+    def read(self) -> list[RunRecord]:
+        return [RunRecord.from_dict(r) for r in self.read_dicts()]
+
+    def write(self, records: Iterable[RunRecord | dict[str, Any]]) -> None:
+        lines = (json.dumps(r.to_dict() if isinstance(r, RunRecord) else r, sort_keys=True) + "\n" for r in records)
+        atomic_write_text(self.path, "".join(lines))

@@ -1,0 +1,143 @@
+"""What :func:`~imbalance.experiment.compare` found: every run record, the candidates, the table, the verdict, and
+the files that :meth:`Results.save` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imbalance._files import atomic_write_bytes, atomic_write_text
+from imbalance.experiment.candidates import Candidate, candidate_runs, decision_rule
+from imbalance.experiment.config import ComparisonConfig
+from imbalance.experiment.data import ComparisonData
+from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
+from imbalance.experiment.serving import save_model_atomically, with_decision
+from imbalance.thresholds import Objective
+
+__all__ = ["Results"]
+
+
+@dataclass
+class Results:
+    """What :func:`~imbalance.experiment.compare` found: every run, the summary table and the verdict.
+
+    The verdict chooses among :attr:`candidates`: a trained strategy together with its decision rule
+    (:class:`~imbalance.experiment.candidates.Candidate`). Each strategy competes with the threshold tuned on
+    training rows (``"oversample"``) and, for objectives without a constraint (F-beta, cost), also decided at
+    probability 0.5 (``"oversample@0.5"``; ``"@argmax"`` for multi-class data with ``class_id``): the same models and
+    test rows, no extra training. On small validation sets a tuned F1 threshold overfits, and the development suite
+    found rebalanced models decided at 0.5 ahead of every tuned threshold, so the untuned rule must be able to win.
+    A constraint (``recall@precision>=P``) needs a tuned threshold, so there only tuned candidates compete.
+
+    ``table`` has one row per candidate: the objective's mean and spread over units, PR-AUC, balanced accuracy and,
+    for constraint objectives, how often the constraint held on test. ``best`` is the recommended candidate (the
+    winner, or the tied candidate chosen by :func:`~imbalance.experiment.verdict.verdict`'s fixed rule).
+    """
+
+    runs: list[RunRecord]
+    config: ComparisonConfig
+    data: ComparisonData
+    objective: Objective
+    models: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def goal(self) -> Objective:
+        """The objective (the name of earlier versions)."""
+        return self.objective
+
+    @property
+    def decision_rule(self) -> str | None:
+        """The untuned decision that competes beside each tuned threshold (see
+        :func:`~imbalance.experiment.candidates.decision_rule`)."""
+        return decision_rule(self.data.task, self.objective, self.config.class_id)
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        """Every (strategy, decision rule) the verdict chooses from: ``"s"`` (tuned) and ``"s@0.5"``."""
+        rule = self.decision_rule
+        return [c for s in self.config.strategies
+                for c in ((Candidate(s), Candidate(s, rule)) if rule else (Candidate(s),))]
+
+    @property
+    def candidate_runs(self) -> list[RunRecord]:
+        """``runs`` plus, per run, the record of the same models at the untuned decision (named ``"s@0.5"``)."""
+        return candidate_runs(self.runs, self.decision_rule, self.objective)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.objective.kind != "cost"
+
+    @property
+    def table(self):  # -> pandas.DataFrame
+        from imbalance.experiment.verdict import summary_table
+
+        table = summary_table(self.candidate_runs, [str(c) for c in self.candidates], self.higher_is_better)
+        if self.decision_rule is not None:  # the untuned decision has rows of its own
+            table = table.drop(columns=[c for c in ("untuned_objective", "untuned_precision") if c in table])
+        return table
+
+    @property
+    def verdict(self):
+        from imbalance.experiment.strategies import STRATEGIES
+        from imbalance.experiment.verdict import BINARY_F1_ORDER, verdict
+
+        costs = {str(c): (STRATEGIES[c.strategy].cost if c.strategy in STRATEGIES else 99) + (0.0 if c.tuned else 0.5)
+                 for c in self.candidates}
+        measured = self.data.task == "binary" and self.objective.kind == "fbeta" and self.objective.beta == 1
+        return verdict(self.candidate_runs, list(costs), self.higher_is_better, costs,
+                       preference=BINARY_F1_ORDER if measured else None)
+
+    @property
+    def best(self) -> Candidate:
+        """The recommended candidate (equal to its display string ``"s"`` or ``"s@0.5"``)."""
+        return Candidate.parse(self.verdict.recommended)
+
+    def save(self, out_dir: str | os.PathLike[str] | None = None) -> Path:
+        """Write ``runs.jsonl`` (already there when ``compare`` had ``out_dir``), ``results.csv``, the recommended
+        candidate's model ``best.keras`` (scores and decisions), ``thresholds.json`` and ``report.html``."""
+        from imbalance.experiment.report import write_report
+
+        out = Path(out_dir) if out_dir is not None else self.out_dir
+        if out is None:
+            raise ValueError("`out_dir` is required: compare() was run without one.")
+        out.mkdir(parents=True, exist_ok=True)
+        if self.out_dir is None or Path(self.out_dir).resolve() != out.resolve():
+            RunStore(out / RUNS_FILE).write(self.runs)
+        atomic_write_text(out / "results.csv", self.table.to_csv(index=False))
+        best = Candidate.parse(self.best)
+        model_path = out / "models" / f"{best.strategy}.keras"
+        if best.strategy in self.models:
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            self.models[best.strategy].save(model_path)
+        if model_path.exists():
+            if best.tuned:
+                atomic_write_bytes(out / "best.keras", model_path.read_bytes())
+            else:
+                import keras
+
+                served = with_decision(keras.models.load_model(model_path), self._fixed_rule(best))
+                save_model_atomically(served, out / "best.keras")
+        if best.tuned:
+            thresholds = out / "thresholds" / f"{best.strategy}.json"
+            if thresholds.exists():
+                atomic_write_bytes(out / "thresholds.json", thresholds.read_bytes())
+        else:
+            fixed = {"strategy": best.strategy, "decision": best.rule, "tuned": False,
+                     "thresholds": [0.5] * self.data.outputs if best.rule == "0.5" else [],
+                     "class_id": self.config.class_id}
+            atomic_write_text(out / "thresholds.json", json.dumps(fixed, indent=2) + "\n")
+        write_report(self, out / "report.html")
+        return out
+
+    def _fixed_rule(self, candidate: Candidate) -> Any:
+        """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
+        import numpy as np
+
+        rule = candidate.decision()
+        outputs = self.data.outputs
+        return rule.fit(np.zeros((2, outputs)) if outputs > 1 else np.array([0, 1]),
+                        np.full((2, outputs), 0.5) if outputs > 1 else np.array([0.2, 0.8]))
