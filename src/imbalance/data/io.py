@@ -79,6 +79,7 @@ import numpy as np
 import pandas as pd
 
 from imbalance.labels import inspect_labels
+from imbalance.splits import stratify_key
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
@@ -218,12 +219,12 @@ class Table:
                 f"Received: test_size={test_size!r}, val_size={val_size!r}"
             )
         rows = np.arange(len(self.y))
-        key = _stratify_key(self.y)
+        key = stratify_key(self.y)
         try:
             rest, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=key)
             if val_size == 0.0:
                 return np.sort(rest), np.array([], dtype=np.int64), np.sort(test)
-            rest_key = _stratify_key(self.y[rest])
+            rest_key = stratify_key(self.y[rest])
             train, val = train_test_split(rest, test_size=val_size / (1.0 - test_size), random_state=seed,
                                           stratify=rest_key)
         except ValueError as error:
@@ -232,25 +233,6 @@ class Table:
                 f"val_size={val_size}: {error}"
             ) from None
         return np.sort(train), np.sort(val), np.sort(test)
-
-
-def _stratify_key(y: np.ndarray) -> np.ndarray:
-    """One group per row for stratification; multi-hot rows go to their rarest positive label; singletons pooled."""
-    if y.ndim == 2:
-        counts = y.sum(axis=0)
-        rarity = np.where(y > 0, counts[None, :], np.inf)
-        key = np.where(np.isfinite(rarity.min(axis=1)), np.argmin(rarity, axis=1), y.shape[1])
-    else:
-        key = y.copy()
-    key = key.astype(np.int64)
-    values, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
-    single = sizes[inverse] < 2
-    if single.any():
-        key = np.where(single, -1, key)
-        if single.sum() == 1:  # a lone pooled row joins the largest group
-            values, sizes = np.unique(key[~single], return_counts=True)
-            key = np.where(single, values[np.argmax(sizes)], key)
-    return key
 
 
 # --- entry point ---------------------------------------------------------------------------------------------

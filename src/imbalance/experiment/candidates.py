@@ -66,13 +66,18 @@ class Candidate(str):
         """True when the decision is the threshold tuned on training rows."""
         return self.rule is None
 
-    def decision(self, class_id: int | None = None) -> Any:
-        """The untuned rule as a :class:`~imbalance.thresholds.FixedThreshold` (``None`` for a tuned candidate)."""
+    def decision(self, class_id: int | None = None, task: str | None = None) -> Any:
+        """The untuned rule as an unfitted :class:`~imbalance.thresholds.FixedThreshold` (``None`` for a tuned
+        candidate).
+
+        >>> Candidate("oversample", "0.5").decision()
+        FixedThreshold(0.5)
+        """
         if self.rule is None:
             return None
         from imbalance.thresholds import FixedThreshold
 
-        return FixedThreshold(self.rule if self.rule == "argmax" else float(self.rule), class_id=class_id)
+        return FixedThreshold(self.rule if self.rule == "argmax" else float(self.rule), class_id=class_id, task=task)
 
     def __repr__(self) -> str:
         return f"Candidate({self.strategy!r}, {self.rule!r})"

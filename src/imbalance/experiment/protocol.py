@@ -27,6 +27,7 @@ import numpy as np
 from imbalance._validation import check_fraction, check_integer
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.training import Budget, predict_scores, train_model
+from imbalance.splits import stratify_key
 
 __all__ = ["Protocol", "Unit", "out_of_fold", "strata", "target_count", "unit_features"]
 
@@ -93,12 +94,7 @@ def strata(d: ComparisonData) -> np.ndarray:
     without positives form their own stratum; strata under 10 rows are pooled)."""
     if d.task != "multilabel":
         return d.y
-    rarity = np.where(d.y > 0, d.counts[None, :], np.iinfo(np.int64).max)
-    rarest = np.argmin(rarity, axis=1)
-    key = np.where(d.y.any(axis=1), rarest, -1)
-    values, counts = np.unique(key, return_counts=True)
-    small = values[counts < 10]
-    return np.where(np.isin(key, small), -2, key)
+    return stratify_key(d.y, min_group=10, counts=d.counts, empty_group=-1, pooled_group=-2, merge_lone=False)
 
 
 def target_count(d: ComparisonData, y: np.ndarray, class_id: int | None) -> int:

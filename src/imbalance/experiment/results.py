@@ -69,7 +69,7 @@ class Results:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.objective.kind != "cost"
+        return self.objective.higher_is_better
 
     @property
     def table(self):  # -> pandas.DataFrame
@@ -137,7 +137,4 @@ class Results:
         """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
         import numpy as np
 
-        rule = candidate.decision()
-        outputs = self.data.outputs
-        return rule.fit(np.zeros((2, outputs)) if outputs > 1 else np.array([0, 1]),
-                        np.full((2, outputs), 0.5) if outputs > 1 else np.array([0.2, 0.8]))
+        return candidate.decision(task=self.data.task).fit(None, np.full((1, self.data.outputs), 0.5))

@@ -40,9 +40,8 @@ def with_decision(served: Any, rule: Any) -> Any:
 
     inputs = keras.Input(served.inputs[0].shape[1:])
     scores = served(inputs)["scores"]
-    layer = rule.to_layer()
-    layer.name = "decisions"
-    return keras.Model(inputs, {"scores": scores, "decisions": layer(scores)}, name="imbalance_served")
+    return keras.Model(inputs, {"scores": scores, "decisions": rule.to_layer(name="decisions")(scores)},
+                       name="imbalance_served")
 
 
 def save_model_atomically(model: Any, path: Path) -> None:
