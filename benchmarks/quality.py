@@ -435,7 +435,7 @@ class _Checkpoint:
         self.key = hashlib.sha256(json.dumps(asdict(s) | {"workers": None}, sort_keys=True,
                                              default=str).encode()).hexdigest()[:16]
         self.done: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        for item in self.store.read_dicts():
+        for item in self.store.read_dicts(drop_cut_tail=True):  # a file an older, appending version left
             if item.get("settings") == self.key:
                 self.done[(item["dataset"], int(item["fold"]))] = item["records"]
 

@@ -255,7 +255,7 @@ def test_bad_inputs_raise_clear_errors(rng):
         diagnose(_multi_hot(rng, n=200, num_labels=5), rng.random((200, 5)), threshold=[0.5, 0.5])
     with pytest.raises(ValueError, match=r"`train_prior` must hold one prior per class \(3\)"):
         diagnose(rng.choice(3, size=200), rng.dirichlet(np.ones(3), 200), train_prior=[0.5, 0.5])
-    with pytest.raises(TypeError, match=r"`scores` must be a numeric array"):
+    with pytest.raises(ValueError, match=r"`scores` must be a numeric array"):
         diagnose(y, ["a"] * 200)
     with pytest.raises(ValueError, match=r"Labels must be finite"):
         diagnose(np.where(y == 1, np.nan, 0.0), p)

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
-           "check_integer", "check_fraction", "check_scores", "where"]
+           "check_choice", "check_integer", "check_fraction", "check_scores", "where"]
 
 
 def quote(value: Any) -> str:
@@ -135,6 +135,18 @@ def check_positive_int(name: str, value: Any) -> int | None:
     return int(value)
 
 
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` when it is one of ``choices`` (compared by identity, strings by value), else a ValueError listing
+    them.
+
+    >>> check_choice("reduce", "max", ("mean", "max"))
+    'max'
+    """
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+    return value
+
+
 def check_integer(name: str, value: Any, low: int) -> int:
     """An integer >= ``low`` (``True`` refused), or a ValueError naming the argument and quoting the value.
 
@@ -196,7 +208,7 @@ def check_scores(scores: Any, name: str = "scores", probabilities: bool = False)
         except (TypeError, ValueError):
             raise ValueError(f"`{name}` must be a numeric array. Received: {name}={quote(scores)[:200]}") from None
     if arr.dtype.kind not in "fiu":
-        raise ValueError(f"`{name}` must hold numbers. Received values of type {arr.dtype} such as "
+        raise ValueError(f"`{name}` must be a numeric array. Received values of type {arr.dtype} such as "
                          f"{arr.ravel()[:1].tolist()!r}.")
     if arr.dtype.kind in "iu":
         arr = arr.astype(np.float64)

@@ -34,16 +34,17 @@ function                      gives
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
-import tensorflow as tf
 
-from imbalance._validation import check_counts, check_positive_int, check_scalar, check_vector, quote
-from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
+from imbalance._validation import check_choice, check_counts, check_positive_int, check_scalar, check_vector, quote
+from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = [
     "CLASS_WEIGHT_METHODS",
+    "MULTILABEL_REDUCES",
     "class_counts",
     "class_weights",
     "class_weights_from_counts",
@@ -54,11 +55,12 @@ __all__ = [
     "pos_weights",
     "sample_weights",
     "weight_dataset",
+    "weight_table",
 ]
 
 CLASS_WEIGHT_METHODS: tuple[str, ...] = ("balanced", "inverse", "sqrt", "effective_number")
-_REDUCES: tuple[str, ...] = ("mean", "max")
-_LABEL_FORMATS: tuple[Any, ...] = (None, "sparse", "dense")
+#: How a multi-hot row combines its labels' weights (``sample_weights``, ``weight_dataset``).
+MULTILABEL_REDUCES: tuple[str, ...] = ("mean", "max")
 _ACTIVATIONS: tuple[Any, ...] = (None, "sigmoid", "softmax")
 
 ClassWeight = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
@@ -67,19 +69,11 @@ ClassWeight = Union[str, Mapping[int, float], Sequence[float], np.ndarray]
 # --- shared helpers ------------------------------------------------------------------------------------------
 
 
-def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
-        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
-
-
 def _counts_and_rows(y: Any, num_classes: int | None) -> tuple[np.ndarray, int, str]:
     """Per-class counts (positives per label for multi-label), number of rows and task of a label array."""
     info = inspect_labels(y, num_classes=num_classes)
-    if info.task == "multilabel":
-        counts = to_multi_hot(y).sum(axis=0).astype(np.int64)
-    else:
-        counts = np.bincount(to_class_ids(y, num_classes=num_classes), minlength=info.num_classes).astype(np.int64)
-    return counts, info.num_samples, info.task
+    normalised = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=num_classes)
+    return count_labels(normalised, info.task, info.num_classes), info.num_samples, info.task
 
 
 def _unit(task: str) -> str:
@@ -138,7 +132,7 @@ def class_weights(
     >>> {k: round(v, 3) for k, v in class_weights([[1, 1], [1, 0], [1, 0], [0, 0]], method="inverse").items()}
     {0: 0.5, 1: 1.5}
     """
-    _check_choice("method", method, CLASS_WEIGHT_METHODS)
+    check_choice("method", method, CLASS_WEIGHT_METHODS)
     beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
     counts, n, task = _counts_and_rows(y, num_classes)
     k = counts.size
@@ -189,7 +183,7 @@ def class_weights_from_counts(
     >>> {k: round(v, 4) for k, v in class_weights_from_counts([100, 10], "effective_number", beta=0.99).items()}
     {0: 0.2621, 1: 1.7379}
     """
-    _check_choice("method", method, CLASS_WEIGHT_METHODS)
+    check_choice("method", method, CLASS_WEIGHT_METHODS)
     beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
     c = np.asarray(check_counts("counts", counts), dtype=np.float64)
     n = c.sum() if num_samples is None else check_scalar("num_samples", num_samples, low=0.0, low_inclusive=False)
@@ -284,7 +278,7 @@ def decision_threshold(pos_weight: Any) -> Any:
 
 def _weight_vector(weights: Any, kind: str | None) -> tuple[np.ndarray, str]:
     """Dense float64 weights and their kind (``"pos_weight"`` or ``"class_weight"``), validated."""
-    _check_choice("kind", kind, (None, "pos_weight", "class_weight"))
+    check_choice("kind", kind, (None, "pos_weight", "class_weight"))
     if kind is None:
         kind = "class_weight" if isinstance(weights, Mapping) else "pos_weight"
     if isinstance(weights, Mapping):
@@ -293,7 +287,7 @@ def _weight_vector(weights: Any, kind: str | None) -> tuple[np.ndarray, str]:
                 "A dict of weights is read as class weights {class: weight}; pass kind='class_weight' or give "
                 f"positive weights as a number or a sequence. Received: weights={weights!r}"
             )
-        table, known = _weight_table(weights)
+        table, known = weight_table(weights)
         if not np.all(known):
             missing = np.flatnonzero(~known).tolist()
             raise ValueError(f"Class weights must cover every class 0..K-1; missing: {missing}. Received: "
@@ -490,10 +484,15 @@ def _plain_table(headers: list[str], rows: list[list[str]], limit: int) -> list[
 # --- per-sample weights --------------------------------------------------------------------------------------
 
 
-def _weight_table(class_weight: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(weights, known)``: a dense float64 table indexed by class id and a mask of the ids that were given.
+def weight_table(class_weight: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(weights, known)``: a dense float64 table indexed by class id and a mask of the ids that were given, from
+    a dict ``{class_id: weight}`` or a sequence of weights.
 
     Validates every given weight (finite, >= 0) and quotes the offending class and value.
+
+    >>> table, known = weight_table({0: 1.0, 2: 4.0})
+    >>> table.tolist(), known.tolist()
+    ([1.0, 0.0, 4.0], [True, False, True])
     """
     shown = class_weight
     if isinstance(class_weight, Mapping):
@@ -579,7 +578,7 @@ def sample_weights(
     >>> sample_weights(y, [1.0, 3.0, 2.0], multilabel_reduce="max", empty_row_weight=0.0).tolist()
     [3.0, 2.0, 0.0]
     """
-    _check_choice("multilabel_reduce", multilabel_reduce, _REDUCES)
+    check_choice("multilabel_reduce", multilabel_reduce, MULTILABEL_REDUCES)
     empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
     if isinstance(class_weight, str):
         if class_weight not in CLASS_WEIGHT_METHODS:
@@ -588,7 +587,7 @@ def sample_weights(
                 f"{{class_id: weight}} or a sequence of per-class weights. Received: class_weight={class_weight!r}"
             )
         class_weight = class_weights(y, method=class_weight)
-    table, known = _weight_table(class_weight)
+    table, known = weight_table(class_weight)
     info = inspect_labels(y)
     if info.task != "multilabel":
         ids = to_class_ids(y)
@@ -632,72 +631,13 @@ def _check_known(present: np.ndarray, table: np.ndarray, known: np.ndarray, show
 # --- tf.data ---------------------------------------------------------------------------------------------------
 
 
-def _label_spec(dataset: Any, caller: str) -> tuple[tuple[Any, ...], tf.TensorSpec]:
-    """The element spec of a dataset of ``(x, y)`` / ``(x, y, w)`` tuples and the spec of its labels."""
-    if not isinstance(dataset, tf.data.Dataset):
-        raise TypeError(f"`{caller}` needs a tf.data.Dataset. Received an object of type {type(dataset).__name__}.")
-    spec = dataset.element_spec
-    if not isinstance(spec, tuple) or len(spec) not in (2, 3):
-        raise ValueError(
-            f"`{caller}` needs a dataset of (x, y) or (x, y, sample_weight) tuples. "
-            f"Received a dataset with element_spec={spec!r}"
-        )
-    y_spec = spec[1]
-    if not isinstance(y_spec, tf.TensorSpec) or not (y_spec.dtype.is_integer or y_spec.dtype.is_floating
-                                                     or y_spec.dtype.is_bool):
-        raise ValueError(
-            f"`{caller}` needs the labels y (second element) to be one numeric tensor. "
-            f"Received a dataset with element_spec={spec!r}"
-        )
-    return spec, y_spec
-
-
-def _decide_format(y_spec: tf.TensorSpec, num_classes: int | None, label_format: str | None, caller: str) -> str:
-    """``"sparse"`` (class ids) or ``"dense"`` (one-hot / multi-hot columns) from the static shape of the labels.
-
-    Rank 0 → sparse; last dimension 1 → sparse ids; last dimension equal to ``num_classes > 1`` → dense; rank 1
-    otherwise → sparse (a batch of ids), except when ``num_classes`` is unknown and the dimension is known and > 1
-    (an unbatched indicator row). ``label_format`` overrides the decision.
-    """
-    _check_choice("label_format", label_format, _LABEL_FORMATS)
-    shape = y_spec.shape
-    rank = shape.rank
-    if label_format == "sparse":
-        return "sparse"
-    if label_format == "dense":
-        if rank == 0:
-            raise ValueError(f"label_format='dense' needs labels with a class axis. Received labels {y_spec}.")
-        return "dense"
-    if rank is None:
-        raise ValueError(f"`{caller}` cannot tell the label format from labels of unknown rank ({y_spec}); "
-                         "pass label_format='sparse' or 'dense'.")
-    if rank == 0:
-        return "sparse"
-    last = shape[-1]
-    if last == 1:
-        return "sparse"
-    if last is not None and last > 1 and (num_classes is None or last == num_classes):
-        return "dense"
-    if rank == 1:
-        return "sparse"
-    if last is None:
-        raise ValueError(
-            f"`{caller}` cannot tell whether labels of shape {shape} hold class ids or indicator columns; "
-            "pass label_format='sparse' or 'dense'."
-        )
-    raise ValueError(
-        f"`{caller}`: the labels have {last} columns but there are {num_classes} classes. "
-        f"Received labels {y_spec}; pass label_format='sparse' if they hold class ids."
-    )
-
-
 def weight_dataset(
-    dataset: tf.data.Dataset,
+    dataset: Any,
     class_weight: Mapping[int, float] | Sequence[float] | np.ndarray,
     multilabel_reduce: str = "mean",
     empty_row_weight: float = 1.0,
     label_format: str | None = None,
-) -> tf.data.Dataset:
+) -> Any:
     """Append a per-sample weight to a ``tf.data`` stream: ``(x, y) → (x, y, w)`` and ``(x, y, w0) → (x, y, w0 * w)``.
 
     The map is vectorised: sparse ids look their weight up with ``tf.gather``; one-hot and multi-hot rows reduce
@@ -722,6 +662,7 @@ def weight_dataset(
         ValueError: for a method name, invalid weights, elements that are not 2- or 3-tuples, or labels whose
             shape does not fit the weights. Ids outside ``[0, K)`` raise ``InvalidArgumentError`` while iterating.
 
+    >>> import tensorflow as tf
     >>> ds = tf.data.Dataset.from_tensor_slices(([[0.1], [0.2], [0.3]], [0, 1, 1])).batch(2)
     >>> [w.numpy().tolist() for _, _, w in weight_dataset(ds, {0: 2.0, 1: 0.5})]
     [[2.0, 0.5], [0.5]]
@@ -732,52 +673,17 @@ def weight_dataset(
             f"label array to compute them from. Use class_weight=class_weights(y_train, method={class_weight!r}). "
             f"Received: class_weight={class_weight!r}"
         )
-    _check_choice("multilabel_reduce", multilabel_reduce, _REDUCES)
+    check_choice("multilabel_reduce", multilabel_reduce, MULTILABEL_REDUCES)
     empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
-    table, known = _weight_table(class_weight)
+    table, known = weight_table(class_weight)
     if not np.all(known):
         raise ValueError(
             f"`class_weight` given as a dict must have keys 0..K-1 without gaps; class {int(np.argmin(known))} is "
             f"missing. Received: class_weight={quote(class_weight)}"
         )
-    spec, y_spec = _label_spec(dataset, "weight_dataset")
-    k = int(table.size)
-    fmt = _decide_format(y_spec, k, label_format, "weight_dataset")
-    weights = tf.constant(table, dtype=tf.float32)
-    squeeze = y_spec.shape.rank is not None and y_spec.shape.rank > 0 and y_spec.shape[-1] == 1
+    from imbalance.data.streaming import append_weights
 
-    def per_sample(y: tf.Tensor) -> tf.Tensor:
-        if fmt == "sparse":
-            ids = tf.squeeze(y, axis=-1) if squeeze else y
-            ids = tf.cast(ids, tf.int32)
-            check = tf.debugging.assert_less(
-                ids, k, message=f"weight_dataset: a class id is >= the number of weights K={k}"
-            )
-            check2 = tf.debugging.assert_non_negative(ids, message="weight_dataset: a class id is negative")
-            with tf.control_dependencies([check, check2]):
-                return tf.gather(weights, ids)
-        m = tf.cast(y, tf.float32)
-        positives = tf.reduce_sum(m, axis=-1)
-        if multilabel_reduce == "mean":
-            combined = tf.reduce_sum(m * weights, axis=-1) / tf.maximum(positives, 1.0)
-        else:
-            combined = tf.reduce_max(tf.where(m > 0, weights + tf.zeros_like(m), -np.inf), axis=-1)
-        return tf.where(positives > 0, combined, tf.cast(empty_row_weight, tf.float32))
-
-    def add_weight(*element: Any) -> tuple[Any, ...]:
-        x, y = element[0], element[1]
-        w = per_sample(y)
-        if len(element) == 2:
-            return x, y, w
-        w0 = element[2]
-        if not w0.dtype.is_floating:
-            w0 = tf.cast(w0, tf.float32)
-        w = tf.cast(w, w0.dtype)
-        if w0.shape.rank is not None and w0.shape.rank == w.shape.rank + 1 and w0.shape[-1] == 1:
-            w = tf.expand_dims(w, -1)
-        return x, y, w0 * w
-
-    return dataset.map(add_weight, num_parallel_calls=tf.data.AUTOTUNE)
+    return append_weights(dataset, table, multilabel_reduce, empty_row_weight, label_format)
 
 
 # --- counts ----------------------------------------------------------------------------------------------------
@@ -790,8 +696,9 @@ def class_counts(
 
     Arrays go through :mod:`imbalance.labels`. A ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, w)`` tuples, batched
     or not, is counted in-graph with ``Dataset.reduce`` (``tf.math.bincount`` for ids, a column sum for one-hot /
-    multi-hot rows): memory is O(classes), the labels are never materialised. The label format is read from the
-    element spec as in :func:`weight_dataset` (with ``K = num_classes``); ``label_format`` overrides it.
+    multi-hot rows, in :mod:`imbalance.data.streaming`): memory is O(classes), the labels are never materialised.
+    The label format is read from the element spec as in :func:`weight_dataset` (with ``K = num_classes``);
+    ``label_format`` overrides it.
 
     For sparse ids without ``num_classes`` the stream is read twice: a first pass finds the smallest and largest
     id. Pass ``num_classes`` to read it once (ids are then checked in the same pass).
@@ -808,110 +715,29 @@ def class_counts(
 
     >>> class_counts([2, 0, 2]).tolist()
     [1, 0, 2]
+    >>> import tensorflow as tf
     >>> ds = tf.data.Dataset.from_tensor_slices(([[0.0]] * 4, [[1, 0], [1, 1], [0, 0], [1, 0]])).batch(3)
     >>> class_counts(ds).tolist()
     [3, 1]
     """
     num_classes = check_positive_int("num_classes", num_classes)
-    if not isinstance(y_or_dataset, tf.data.Dataset):
-        if label_format is not None:
-            raise ValueError(
-                f"`label_format` applies to datasets only; label arrays are read by imbalance.labels. "
-                f"Received: label_format={label_format!r}"
-            )
-        counts, _, _ = _counts_and_rows(y_or_dataset, num_classes)
-        return counts
-    _, y_spec = _label_spec(y_or_dataset, "class_counts")
-    fmt = _decide_format(y_spec, num_classes, label_format, "class_counts")
-    labels = y_or_dataset.map(lambda *element: element[1])
-    if fmt == "dense":
-        return _dense_counts(labels, y_spec, num_classes)
-    return _sparse_counts(labels, y_spec, num_classes)
+    if _is_dataset(y_or_dataset):
+        from imbalance.data.streaming import dataset_counts
 
-
-_INT64_MAX = np.iinfo(np.int64).max
-_INT64_MIN = np.iinfo(np.int64).min
-
-
-def _sparse_ids(y: tf.Tensor, y_spec: tf.TensorSpec) -> tuple[tf.Tensor, tf.Tensor]:
-    """Flat int64 ids and the number of non-integer entries (0 for integer labels)."""
-    flat = tf.reshape(y, [-1])
-    if y_spec.dtype.is_floating:
-        bad = tf.reduce_sum(tf.cast(tf.math.not_equal(flat, tf.math.round(flat)), tf.int64))
-    else:
-        bad = tf.constant(0, tf.int64)
-    return tf.cast(flat, tf.int64), bad
-
-
-def _sparse_counts(labels: tf.data.Dataset, y_spec: tf.TensorSpec, num_classes: int | None) -> np.ndarray:
-    def range_step(state: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        low, high, bad, rows = state
-        ids, non_integer = _sparse_ids(y, y_spec)
-        return (tf.minimum(low, tf.reduce_min(ids)), tf.maximum(high, tf.reduce_max(ids)), bad + non_integer,
-                rows + tf.size(ids, out_type=tf.int64))
-
-    start = (tf.constant(_INT64_MAX, tf.int64), tf.constant(_INT64_MIN, tf.int64), tf.constant(0, tf.int64),
-             tf.constant(0, tf.int64))
-    if num_classes is None:
-        low, high, bad, rows = (int(v) for v in labels.reduce(start, range_step))
-        _check_ids(low, high, bad, rows, None)
-        k = max(high + 1, 2)
-    else:
-        k = num_classes
-
-    def count_step(state: tuple[tf.Tensor, ...], y: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        counts, low, high, bad, rows = state
-        ids, non_integer = _sparse_ids(y, y_spec)
-        clipped = tf.clip_by_value(ids, 0, k - 1)  # out-of-range ids are reported from low/high after the pass
-        counts = counts + tf.math.bincount(clipped, minlength=k, maxlength=k, dtype=tf.int64)
-        return (counts, tf.minimum(low, tf.reduce_min(ids)), tf.maximum(high, tf.reduce_max(ids)),
-                bad + non_integer, rows + tf.size(ids, out_type=tf.int64))
-
-    counts, *rest = labels.reduce((tf.zeros([k], tf.int64), *start), count_step)
-    if num_classes is not None:
-        _check_ids(*(int(v) for v in rest), num_classes)
-    return counts.numpy().astype(np.int64)
-
-
-def _check_ids(low: int, high: int, bad: int, rows: int, num_classes: int | None) -> None:
-    if bad:
-        raise ValueError(f"Class ids must be whole numbers; the dataset holds {bad} non-integer label values.")
-    if rows == 0:
-        if num_classes is None:
-            raise ValueError("The dataset holds no labels; pass `num_classes` to get zero counts.")
-        return
-    if low < 0:
-        raise ValueError(f"Class ids must be >= 0; the dataset holds class id {low}.")
-    if num_classes is not None and high >= num_classes:
+        return dataset_counts(y_or_dataset, num_classes, label_format)
+    if label_format is not None:
         raise ValueError(
-            f"Class ids must be < num_classes={num_classes}; the dataset holds class id {high}."
+            f"`label_format` applies to datasets only; label arrays are read by imbalance.labels. "
+            f"Received: label_format={label_format!r}"
         )
+    counts, _, _ = _counts_and_rows(y_or_dataset, num_classes)
+    return counts
 
 
-def _dense_counts(labels: tf.data.Dataset, y_spec: tf.TensorSpec, num_classes: int | None) -> np.ndarray:
-    last = y_spec.shape[-1] if y_spec.shape.rank else None
-    if num_classes is not None and last is not None and last != num_classes:
-        raise ValueError(
-            f"Labels have {last} columns but num_classes={num_classes}; one-hot and multi-hot labels need one "
-            "column per class."
-        )
-    k = num_classes if num_classes is not None else last
-    if k is None:
-        raise ValueError(f"The number of label columns is unknown ({y_spec}); pass `num_classes`.")
-
-    def step(state: tuple[tf.Tensor, tf.Tensor], y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        counts, bad = state
-        m = tf.reshape(y, [-1, k])
-        not_binary = tf.logical_and(tf.not_equal(m, tf.zeros_like(m)), tf.not_equal(m, tf.ones_like(m)))
-        return (counts + tf.reduce_sum(tf.cast(m, tf.int64), axis=0),
-                bad + tf.reduce_sum(tf.cast(not_binary, tf.int64)))
-
-    counts, bad = labels.reduce((tf.zeros([k], tf.int64), tf.constant(0, tf.int64)), step)
-    if int(bad):
-        raise ValueError(
-            f"One-hot and multi-hot labels must hold only 0 and 1; the dataset holds {int(bad)} other values."
-        )
-    return counts.numpy().astype(np.int64)
+def _is_dataset(value: Any) -> bool:
+    """A ``tf.data.Dataset``, told without importing TensorFlow (an object of it exists only once it is imported)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(value, tf.data.Dataset)
 
 
 # --- initial bias ----------------------------------------------------------------------------------------------
@@ -962,7 +788,7 @@ def output_bias(
     >>> [round(float(b), 3) for b in output_bias([99, 1], counts=True, activation="sigmoid")]
     [-4.595]
     """
-    _check_choice("activation", activation, _ACTIVATIONS)
+    check_choice("activation", activation, _ACTIVATIONS)
     num_samples = check_positive_int("num_samples", num_samples)
     if isinstance(y_or_counts, Mapping) or counts:
         return _bias_from_counts(y_or_counts, activation, num_samples)

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow as tf
 
-from imbalance.labels import inspect_labels, to_class_ids
+from imbalance.labels import count_labels, inspect_labels, to_class_ids
 
 __all__ = ["ImblearnSampler"]
 
@@ -136,7 +136,8 @@ class ImblearnSampler:
         epoch = self.epoch_
         self.epoch_ += 1
         x_res, y_res = self.resample(epoch)
-        self.counts_ = np.bincount(to_class_ids(y_res, num_classes=self._num_classes), minlength=self._num_classes)
+        self.counts_ = count_labels(to_class_ids(y_res, num_classes=self._num_classes), "multiclass",
+                                    self._num_classes)
         for start in range(0, x_res.shape[0], self.batch_size):
             yield x_res[start: start + self.batch_size], y_res[start: start + self.batch_size]
 

@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from imbalance.labels import inspect_labels
+from imbalance.labels import count_labels, inspect_labels
 from imbalance.splits import stratify_key
 
 if TYPE_CHECKING:
@@ -578,7 +578,7 @@ def _npz_xy(name: str, arrays: dict[str, np.ndarray], label_key: str, where: Cal
     k = info.num_classes
     default = [f"label_{j}" for j in range(k)] if info.task == "multilabel" else [str(j) for j in range(k)]
     class_names = _npz_names(arrays, "class_names", k, default, name)
-    counts = y.sum(axis=0) if info.task == "multilabel" else np.bincount(y, minlength=k)
+    counts = count_labels(y, info.task, k)
     if info.task != "multilabel" and np.count_nonzero(counts) < 2:
         raise DataError(
             f"Target {label_key!r} in {name} has a single class ({class_names[int(np.argmax(counts))]!r} in all "

@@ -94,7 +94,7 @@ from typing import Any, Mapping
 import numpy as np
 import tensorflow as tf
 
-from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
+from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
 from imbalance._validation import quote
 
 __all__ = [
@@ -287,7 +287,7 @@ def sampling_plan(
     if info.task == "multilabel":
         return _multilabel_plan(y, target, method, epoch_size, info.task)
     ids = to_class_ids(y, num_classes=num_classes)
-    counts = np.bincount(ids, minlength=info.num_classes).astype(np.int64)
+    counts = count_labels(ids, info.task, info.num_classes)
     share = _target_fractions(target, counts)
     used = share > 0
     ratio = counts[used] / share[used]

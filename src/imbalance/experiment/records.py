@@ -160,17 +160,35 @@ class RunStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def read_dicts(self) -> list[dict[str, Any]]:
-        """The records as stored (an absent file is an empty store); a broken line names the file and the line."""
+    def read_dicts(self, *, drop_cut_tail: bool = False) -> list[dict[str, Any]]:
+        """The records as stored (an absent file is an empty store); a broken line names the file and the line.
+
+        ``drop_cut_tail=True`` ignores a broken *last* line that has no newline: what an appending writer killed
+        mid-line leaves (this store never does, but older append-only files may). Any other broken line raises.
+
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / RUNS_FILE
+        >>> _ = path.write_text('{"strategy": "a"}\\n{"strat', encoding="utf-8")
+        >>> RunStore(path).read_dicts(drop_cut_tail=True)
+        [{'strategy': 'a'}]
+        >>> RunStore(path).read_dicts()
+        Traceback (most recent call last):
+        ...
+        ValueError: ...runs.jsonl, line 2: not a JSON record (Unterminated string starting at); move the file away to start over.
+        """
         if not self.path.exists():
             return []
+        text = self.path.read_text(encoding="utf-8")
+        lines = text.splitlines()
         records = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as error:
+                if drop_cut_tail and number == len(lines) and not text.endswith("\n"):
+                    break
                 raise ValueError(f"{self.path}, line {number}: not a JSON record ({error.msg}); move the file away "
                                  "to start over.") from None
         return records

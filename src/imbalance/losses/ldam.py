@@ -25,6 +25,7 @@ from imbalance.losses._common import (
     labels_to_one_hot,
     prepare,
 )
+from imbalance.weighting import class_weights_from_counts
 
 EFFECTIVE_NUMBER_BETA = 0.9999
 
@@ -266,8 +267,6 @@ class DeferredReweighting(keras.callbacks.Callback):
     def target_weights(self, loss: LDAMLoss) -> list[float]:
         """The weights ``loss`` gets from ``start_epoch`` on."""
         if self.class_weight == "effective_number":
-            from imbalance.weighting import class_weights_from_counts  # here: weighting imports losses._common
-
             weights = class_weights_from_counts(loss.class_counts, "effective_number", beta=self.beta)
             return list(weights.values())
         if len(self.class_weight) != len(loss.class_counts):

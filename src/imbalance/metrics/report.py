@@ -12,47 +12,15 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, softmax
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
+from imbalance._numeric import sigmoid, softmax
+from imbalance._validation import check_scores, check_vector
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
-from imbalance._validation import check_vector, quote
 
 __all__ = ["report", "COLUMNS"]
 
 COLUMNS = ("precision", "recall", "f1", "support", "pr_auc", "roc_auc")
-
-
-def _where(mask: np.ndarray) -> str:
-    index = np.argwhere(mask)[0]
-    return f"row {int(index[0])}" + (f", column {int(index[1])}" if len(index) > 1 else "")
-
-
-def _check_scores(scores: Any, from_logits: bool) -> np.ndarray:
-    if hasattr(scores, "numpy") and callable(scores.numpy):
-        scores = scores.numpy()
-    try:
-        arr = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"`scores` must be numbers. Received: scores={quote(scores)[:200]}") from None
-    if arr.ndim == 0 or arr.ndim > 2:
-        raise ValueError(
-            "`scores` must have shape (n,) or (n, 1) for one sigmoid output, or (n, K) for K classes/labels. "
-            f"Received shape {arr.shape}."
-        )
-    if arr.shape[0] == 0:
-        raise ValueError("`scores` is empty: received 0 rows.")
-    bad = ~np.isfinite(arr)
-    if np.any(bad):
-        raise ValueError(f"`scores` must be finite; {_where(bad)} holds {float(arr[tuple(np.argwhere(bad)[0])])!r}.")
-    if not from_logits:
-        outside = (arr < 0.0) | (arr > 1.0)
-        if np.any(outside):
-            raise ValueError(
-                f"`scores` must be probabilities in [0, 1] when from_logits=False; {_where(outside)} holds "
-                f"{float(arr[tuple(np.argwhere(outside)[0])])!r}. Pass from_logits=True for logits."
-            )
-    return arr
 
 
 def _check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -99,7 +67,7 @@ def _problem(y_true: Any, scores: np.ndarray, thresholds: Any, from_logits: bool
             )
         y = to_class_ids(y_true).astype(np.float64)
         p = scores.reshape(-1)
-        p = expit(p) if from_logits else p
+        p = sigmoid(p) if from_logits else p
         t = 0.5 if thresholds is None else _thresholds(thresholds, 1, "column")[0]
         positive = p >= t
         return "binary", np.stack([1.0 - y, y], 1), np.stack([1.0 - p, p], 1), np.stack([~positive, positive], 1)
@@ -115,7 +83,7 @@ def _problem(y_true: Any, scores: np.ndarray, thresholds: Any, from_logits: bool
         raise ValueError(f"`y_true` does not fit `scores` with {k} columns: {exc}") from None
     truth = to_multi_hot(y_true, num_classes=k) if info.format != "sparse" else np.eye(k)[to_class_ids(y_true, k)]
     if info.task == "multilabel":
-        probs = expit(scores) if from_logits else scores
+        probs = sigmoid(scores) if from_logits else scores
         decisions = probs >= (0.5 if thresholds is None else _thresholds(thresholds, k, "labels"))
         return "multilabel", truth.astype(np.float64), probs, decisions
     probs = softmax(scores, axis=1) if from_logits else scores
@@ -186,7 +154,7 @@ def report(y_true: Any, scores: Any, thresholds: float | Sequence[float] | None 
     >>> list(table.index)
     [0, 1, 2, 'macro', 'micro']
     """
-    arr = _check_scores(scores, from_logits)
+    arr = check_scores(scores, probabilities=not from_logits).astype(np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.reshape(-1)
     if hasattr(y_true, "numpy") and callable(y_true.numpy):

@@ -31,6 +31,19 @@ _ON_UNREACHABLE = ("raise", "best")
 _FILE_FORMAT = "imbalance.ThresholdTuner"
 
 
+def _scores_to_decide(scores: Any, task: str, k: int, what: str) -> np.ndarray:
+    """``scores`` checked against the shape a fitted tuner or rule (``what``) expects."""
+    arr = check_scores(scores)
+    if task == "binary":
+        if arr.ndim == 2 and arr.shape[1] != 1:
+            raise ValueError(f"This {what} was fitted on binary scores; `scores` must have shape (n,) or (n, 1). "
+                             f"Received shape {arr.shape}.")
+    elif arr.ndim != 2 or arr.shape[1] != k:
+        raise ValueError(f"This {what} was fitted on scores with {k} columns; `scores` must have shape (n, {k}). "
+                         f"Received shape {arr.shape}.")
+    return arr
+
+
 class ThresholdTuner:
     """Choose decision thresholds (``score >= threshold``) for an objective on validation or out-of-fold scores.
 
@@ -294,16 +307,9 @@ class ThresholdTuner:
         [0, 1]
         """
         self._check_fitted()
-        arr = check_scores(scores)
-        expected = self.num_outputs_
+        arr = _scores_to_decide(scores, self.task_, self.num_outputs_, "tuner")
         if self.task_ == "binary":
-            if arr.ndim == 2 and arr.shape[1] != 1:
-                raise ValueError(f"This tuner was fitted on binary scores; `scores` must have shape (n,) or (n, 1). "
-                                 f"Received shape {arr.shape}.")
             return (arr >= self.score_thresholds_[0]).astype(np.int64)
-        if arr.ndim != 2 or arr.shape[1] != expected:
-            raise ValueError(f"This tuner was fitted on scores with {expected} columns; `scores` must have shape "
-                             f"(n, {expected}). Received shape {arr.shape}.")
         if self.task_ == "multilabel":
             return (arr >= self.score_thresholds_).astype(np.int64)
         probs = softmax(arr, axis=1) if self.from_logits else arr
@@ -562,16 +568,9 @@ class FixedThreshold:
     def predict(self, scores: Any) -> np.ndarray:
         """Decisions: 0/1 in the scores' shape (binary, multi-label) or class ids ``(n,)`` (multi-class)."""
         self._check_fitted()
-        arr = check_scores(scores)
-        k = self.num_outputs_
+        arr = _scores_to_decide(scores, self.task_, self.num_outputs_, "rule")
         if self.task_ == "binary":
-            if arr.ndim == 2 and arr.shape[1] != 1:
-                raise ValueError(f"This rule was fitted on binary scores; `scores` must have shape (n,) or (n, 1). "
-                                 f"Received shape {arr.shape}.")
             return (arr >= self.thresholds_[0]).astype(np.int64)
-        if arr.ndim != 2 or arr.shape[1] != k:
-            raise ValueError(f"This rule was fitted on scores with {k} columns; `scores` must have shape (n, {k}). "
-                             f"Received shape {arr.shape}.")
         if self.task_ == "multilabel":
             return (arr >= self.thresholds_).astype(np.int64)
         if self.rule_ == "argmax":
