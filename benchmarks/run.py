@@ -51,6 +51,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "sampler_speed": ("benchmarks.sampler_speed", "Sampling speed and streaming memory"),
     "threshold_holdout": ("benchmarks.threshold_holdout", "Do tuned thresholds hold on unseen data? (KEEL)"),
     "diagnose_overhead": ("benchmarks.diagnose_overhead", "CollapseMonitor overhead per epoch"),
+    "backend_speed": ("benchmarks.backend_speed",
+                      "Backend speed: our losses on JAX (jit) vs Keras cross-entropy, and JAX vs TensorFlow"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
     "examples": ("benchmarks.examples", "The three seed examples, as printed"),
     "speed": ("benchmarks.speed", "Speed and scale: the goals in one table, and MirroredStrategy on 2 logical CPUs vs 1"),
