@@ -12,11 +12,21 @@ export PYTHONHASHSEED ?= 0
 # those lines, keep the exit status.
 QUIET_TF := 2>&1 | grep --line-buffered -vE '^[IW]0000 [0-9:. ]+[0-9]+ [a-z_]+\.cc:[0-9]+\]|^E0000 .*cuda_platform\.cc:[0-9]+\] failed call to cuInit|^WARNING: All log messages before absl::InitializeLog'
 
-.PHONY: install test test-slow demo bench bench-quick clean FORCE
+.PHONY: install test test-torch test-slow demo bench bench-quick clean FORCE
+
+# The suites that run on every Keras backend: the loss and metric conformance suites, the README examples, the
+# decision layers and tuners, diagnosis, and compare / train_strategy (tests/test_backends.py).
+BACKEND_SUITES := tests/test_backends.py tests/test_losses_conformance.py tests/test_metrics_streaming.py \
+	tests/test_readme.py tests/test_thresholds_layer.py tests/test_fixed_threshold.py tests/test_diagnose.py \
+	tests/test_thresholds.py
+TORCH_VENV := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
+# The CPU build of PyTorch (the PyPI default pulls several GB of CUDA libraries).
+TORCH_PIN ?= torch==2.13.0
 
 # Reinstall when the stamp is older than pyproject.toml, or when the venv no longer finds the packages
 # (a venv whose Python was removed or upgraded, a half-finished install).
-VENV_OK := $(shell $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('imbalance', 'keras', 'tensorflow', 'sklearn', 'pytest')))" 2>/dev/null && echo yes)
+VENV_OK := $(shell $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('imbalance', 'keras', 'tensorflow', 'jax', 'sklearn', 'pytest')))" 2>/dev/null && echo yes)
 ifneq ($(VENV_OK),yes)
 $(STAMP): FORCE
 endif
@@ -31,8 +41,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+# TensorFlow (every test), then JAX with `import tensorflow` blocked, as in an environment without it.
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile $(QUIET_TF)
+	IMBALANCE_TEST_WITHOUT_TENSORFLOW=1 KERAS_BACKEND=jax $(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile \
+		$(BACKEND_SUITES) $(QUIET_TF)
+
+$(TORCH_STAMP): pyproject.toml
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --upgrade pip
+	$(TORCH_VENV)/bin/python -m pip install "$(TORCH_PIN)"
+	$(TORCH_VENV)/bin/python -m pip install -e ".[test,torch]"
+	touch $(TORCH_STAMP)
+
+# PyTorch, in its own venv without TensorFlow (not part of `make test`: the wheel is large).
+test-torch: $(TORCH_STAMP)
+	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -m "not slow" -n 2 --dist loadfile $(BACKEND_SUITES)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(QUIET_TF); rc=$$?; if [ $$rc -eq 5 ]; then echo "no slow tests yet"; else exit $$rc; fi
@@ -49,4 +73,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(TORCH_VENV) build *.egg-info src/*.egg-info .pytest_cache

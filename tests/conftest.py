@@ -1,8 +1,25 @@
 """Test set-up: quiet TensorFlow, deterministic seeds, CPU only."""
 
+import importlib.abc
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _NoTensorFlow(importlib.abc.MetaPathFinder):
+    """``import tensorflow`` fails as if it were not installed (``make test`` runs the backend suites under JAX so:
+    the core must not need TensorFlow)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by IMBALANCE_TEST_WITHOUT_TENSORFLOW)",
+                                      name=name)
+        return None
+
+
+if os.environ.get("IMBALANCE_TEST_WITHOUT_TENSORFLOW") == "1":
+    sys.meta_path.insert(0, _NoTensorFlow())
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

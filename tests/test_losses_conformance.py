@@ -4,7 +4,7 @@ config round trip, and `model.fit` decreases the loss. Add each new loss to LOSS
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_tools import has_float64, value_and_gradient
 
 from imbalance.losses import (
     AsymmetricLoss,
@@ -64,18 +64,16 @@ def extreme_logits():
 @pytest.mark.parametrize("make_loss, kind", LOGIT_LOSSES)
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
 def test_finite_value_and_gradient_at_extreme_logits(make_loss, kind, dtype):
+    if dtype == "float64" and not has_float64():
+        pytest.skip("JAX without jax_enable_x64 computes no float64 (it would silently run float32)")
     rng = np.random.default_rng(0)
     logits = extreme_logits()
     loss = make_loss()
     for _ in range(3):  # several label draws against the same extreme logits
         y = make_labels(kind, len(logits), rng)
-        z = tf.Variable(logits.astype(dtype))
-        with tf.GradientTape() as tape:
-            value = loss(y, z)
-        grad = tape.gradient(value, z)
-        assert np.isfinite(float(value)), f"loss is {float(value)}"
-        assert grad is not None
-        assert np.all(np.isfinite(grad.numpy())), "non-finite gradient"
+        value, grad = value_and_gradient(lambda z: loss(y, z), logits.astype(dtype))
+        assert np.isfinite(value), f"loss is {value}"
+        assert np.all(np.isfinite(grad)), "non-finite gradient"
 
 
 @pytest.mark.parametrize("make_loss, kind", LOGIT_LOSSES)

@@ -10,7 +10,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from backend_tools import BACKEND, compiled_update
 from imblearn.metrics import geometric_mean_score
 from keras import ops
 from scipy.special import expit, softmax
@@ -257,7 +257,25 @@ def feed(metric, labels, scores, weights=None, batches=BATCHES, update=None):
         sl = slice(start, start + size)
         update(labels[sl], scores[sl], None if weights is None else weights[sl])
         start += size
-    return np.asarray(ops.convert_to_numpy(metric.result()))
+    return value_of(metric)
+
+
+def value_of(metric):
+    """The metric's value as an array: a per-class dict back in class order, a constrained metric's value without
+    its threshold entry."""
+    return logged_value(metric.result(), metric.name)
+
+
+def logged_value(logs, name):
+    """``name``'s value from a dict of logs or a metric result: the entry itself, or its ``{name}_class_{k}``
+    entries stacked in class order."""
+    if not isinstance(logs, dict):
+        return np.asarray(ops.convert_to_numpy(logs))
+    if name in logs:
+        return np.asarray(ops.convert_to_numpy(logs[name]))
+    keys = sorted((k for k in logs if k.startswith(f"{name}_class_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    assert keys, f"no entry {name!r} nor {name}_class_* in {sorted(logs)}"
+    return np.asarray([float(ops.convert_to_numpy(logs[k])) for k in keys])
 
 
 # --- conformance ---------------------------------------------------------------------------------------------
@@ -335,11 +353,12 @@ XLA = ["precision_class0_t03", "f1_ml_macro", "prauc_macro", "recall_at_precisio
 
 
 @pytest.mark.parametrize("name, make, kind, reference, tol", [p for p in PARAMS if p.id in XLA])
+@pytest.mark.skipif(BACKEND == "torch", reason="torch has no XLA compilation of a metric update")
 def test_update_compiles_with_xla(name, make, kind, reference, tol):
     data = Data(kind, seed=7)
     metric = make(True)
     eager = feed(make(True), data.labels, data.logits, data.weights, batches=(100, 100, 100))
-    compiled = tf.function(metric.update_state, jit_compile=True)
+    compiled = compiled_update(metric)
     got = feed(metric, data.labels, data.logits, data.weights, batches=(100, 100, 100), update=compiled)
     np.testing.assert_allclose(got, eager, rtol=1e-6, atol=1e-7)
 
@@ -396,19 +415,21 @@ def test_thresholds_found_reach_the_reported_values():
         precision, recall = np.sum(d & y) / np.sum(d), np.sum(d & y) / np.sum(y)
         if metric is rap:
             assert precision >= 0.6
-            np.testing.assert_allclose(recall, float(metric.result()), rtol=1e-6)
+            np.testing.assert_allclose(recall, value_of(metric), rtol=1e-6)
         else:
             assert recall >= 0.7
-            np.testing.assert_allclose(precision, float(metric.result()), rtol=1e-6)
+            np.testing.assert_allclose(precision, value_of(metric), rtol=1e-6)
+        # the threshold is in the result too, so fit / evaluate log it
+        assert float(metric.result()[f"{metric.name}_threshold"]) == pytest.approx(metric.threshold, abs=1e-6)
     assert 0.0 < rap.threshold < 1.0 and 0.0 < par.threshold < 1.0
 
 
 def test_unreachable_constraint_gives_zero_and_no_threshold():
     metric = RecallAtPrecision(1.0, num_thresholds=11)
-    assert np.isnan(metric.threshold) and float(metric.result()) == 0.0  # before any update
+    assert np.isnan(metric.threshold) and value_of(metric) == 0.0  # before any update
     metric.update_state([1, 0, 1], np.array([0.2, 0.9, 0.4]))  # the top score is a negative
-    assert float(metric.result()) == 0.0
-    assert np.isnan(metric.threshold)
+    assert value_of(metric) == 0.0
+    assert np.isnan(metric.threshold) and np.isnan(float(metric.result()["recall_at_precision_threshold"]))
 
 
 def test_class_id_on_one_sigmoid_output_scores_the_negative_class():
@@ -463,8 +484,8 @@ def test_compiled_model_evaluate_equals_scikit_learn_on_predict(kind):
     probs = ops.convert_to_numpy(ops.softmax(logits) if kind == "sparse" else ops.sigmoid(logits))
     probs = probs.astype(np.float64)[:, 0] if kind == "binary" else probs.astype(np.float64)
     for name, (_make, _kind, reference, tol) in entries.items():
-        np.testing.assert_allclose(results[name], reference(data.canonical, probs, None), rtol=0, atol=tol,
-                                   err_msg=name)
+        np.testing.assert_allclose(logged_value(results, name), reference(data.canonical, probs, None), rtol=0,
+                                   atol=tol, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", ["binary", "sparse", "multi_hot"])
@@ -477,7 +498,9 @@ def test_model_compiled_with_the_metrics_survives_save_and_load(kind, tmp_path):
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         loaded = keras.models.load_model(path)
     after = loaded.evaluate(x, data.labels, batch_size=64, verbose=0, return_dict=True)
-    assert set(after) == set(before) and set(entries) <= set(after)
+    assert set(after) == set(before)
+    for name in entries:
+        logged_value(after, name)  # every metric is logged, as itself or one entry per class
     for name in before:
         np.testing.assert_allclose(after[name], before[name], rtol=1e-6, err_msg=name)
     metrics = {m.name: m for m in loaded.metrics[1].metrics} if len(loaded.metrics) > 1 else {}
@@ -536,3 +559,103 @@ def test_bad_inputs_raise_a_clear_error(metric, y, p, match):
         return
     with pytest.raises(ValueError, match=match):
         metric.update_state(y, p)
+
+
+# --- a multi-hot matrix without multi_label=True ---------------------------------------------------------------
+
+ML_PARAMS = [p for p in PARAMS if p.values[2] == "multi_hot"]
+
+
+@pytest.mark.parametrize("name, make, kind, reference, tol", ML_PARAMS)
+@pytest.mark.parametrize("from_logits", [False, True], ids=["probs", "logits"])
+def test_multi_hot_labels_without_multi_label_give_the_multi_label_value(name, make, kind, reference, tol,
+                                                                           from_logits):
+    """The (n, K) matrix cannot be told multi-hot from its shape; its values say so, and the metric then gives the
+    multi-label value (the reference, on sigmoid probabilities) — never an argmax of multi-hot rows."""
+    data = Data(kind, seed=16)
+    declared = make(from_logits)
+    undeclared = type(declared).from_config({**declared.get_config(), "multi_label": False})
+    if getattr(declared, "_needs_single_prediction", False) and declared.class_id is None \
+            and declared.threshold is not None:
+        # thresholds without class_id have no one-hot reading for these metrics: the error says what to pass
+        with pytest.raises(ValueError, match=r"For multi-hot labels pass multi_label=True"):
+            feed(undeclared, data.labels, data.scores(from_logits), data.weights)
+        return
+    got = feed(undeclared, data.labels, data.scores(from_logits), data.weights)
+    np.testing.assert_allclose(got, data.reference(reference, from_logits, True), rtol=0, atol=tol)
+    np.testing.assert_allclose(got, feed(declared, data.labels, data.scores(from_logits), data.weights),
+                               rtol=0, atol=1e-6)
+
+
+def test_the_multi_hot_trap_of_the_issue_is_gone_and_matches_keras_recall():
+    """4 labels, multi-hot, Recall() without multi_label: the element-wise micro recall (what Keras' Recall reads),
+    not the argmax one."""
+    data = Data("multi_hot", seed=17)
+    ours = feed(Recall(), data.labels, data.probs)
+    element_wise = recall_score(data.canonical, data.probs >= 0.5, average="micro")
+    top_one = recall_score(data.canonical, np.eye(K)[np.argmax(data.probs, axis=1)], average="micro")
+    keras_recall = keras.metrics.Recall()
+    keras_recall.update_state(data.labels, data.probs)
+    np.testing.assert_allclose(ours, element_wise, rtol=1e-6)
+    np.testing.assert_allclose(ours, float(keras_recall.result()), rtol=1e-6)
+    assert abs(element_wise - top_one) > 0.05  # the two readings really differ on this data
+
+
+def test_one_multi_hot_row_late_in_the_stream_switches_every_row_to_the_multi_label_reading():
+    data = Data("sparse", seed=18)
+    one_hot = np.eye(K, dtype=np.float32)[data.canonical]
+    labels = one_hot.copy()
+    labels[-1] = [1.0, 1.0, 0.0, 0.0]  # the last batch holds one row with two labels
+    for metric_type in (Precision, BalancedAccuracy, PRAUC):
+        on_one_hot = feed(metric_type(from_logits=True), one_hot, data.logits)
+        on_sparse = feed(metric_type(from_logits=True), data.canonical, data.logits)
+        np.testing.assert_allclose(on_one_hot, on_sparse, rtol=1e-6)  # one-hot rows: the multi-class value
+        mixed = feed(metric_type(from_logits=True), labels, data.logits)
+        declared = feed(metric_type(from_logits=True, multi_label=True), labels, data.logits)
+        np.testing.assert_allclose(mixed, declared, rtol=1e-6, err_msg=metric_type.__name__)
+
+
+# --- what fit logs -------------------------------------------------------------------------------------------
+
+
+def test_per_class_and_threshold_entries_reach_csv_logger(tmp_path):
+    """Per-class values are logged one scalar per class and the constrained metrics log their threshold, so
+    CSVLogger writes numbers (not a quoted vector) and the values equal the metrics' own."""
+    import csv
+
+    data, x, _model, _entries = _model_problem("sparse", seed=19)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(K)])
+    metrics = [FBetaScore(average=None, from_logits=True, name="f1"),
+               RecallAtPrecision(0.2, class_id=0, from_logits=True, num_thresholds=NT)]
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=metrics)
+    path = tmp_path / "log.csv"
+    model.fit(x, data.labels, epochs=10, batch_size=64, verbose=0, validation_data=(x, data.labels),
+              callbacks=[keras.callbacks.CSVLogger(str(path))])
+    rows = list(csv.DictReader(path.open()))
+    expected = [*(f"f1_class_{k}" for k in range(K)), "recall_at_precision", "recall_at_precision_threshold"]
+    for key in expected:
+        assert key in rows[-1] and f"val_{key}" in rows[-1], sorted(rows[-1])
+        float(rows[-1][key])  # a number, not a quoted vector
+    logits = model.predict(x, verbose=0)
+    ids = np.argmax(logits, axis=1)
+    np.testing.assert_allclose([float(rows[-1][f"val_f1_class_{k}"]) for k in range(K)],
+                               fbeta_score(data.canonical, ids, beta=1.0, labels=LABELS, average=None), atol=1e-5)
+    rap = RecallAtPrecision(0.2, class_id=0, from_logits=True, num_thresholds=NT)
+    rap.update_state(data.labels, logits)
+    assert 0.0 < rap.threshold < 1.0
+    assert float(rows[-1]["val_recall_at_precision_threshold"]) == pytest.approx(rap.threshold, abs=1e-6)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="Keras' TensorBoard callback writes through tf.summary")
+def test_tensorboard_takes_the_per_class_metrics(tmp_path):
+    data, x, _model, _entries = _model_problem("sparse", seed=20)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(K)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[FBetaScore(average=None, from_logits=True), PRAUC(average=None, from_logits=True),
+                           PrecisionAtRecall(0.5, from_logits=True)])
+    history = model.fit(x, data.labels, epochs=1, verbose=0, validation_data=(x, data.labels),
+                        callbacks=[keras.callbacks.TensorBoard(str(tmp_path))])
+    assert "val_fbeta_score_class_2" in history.history and "pr_auc_class_0" in history.history
+    assert "precision_at_recall_threshold" in history.history
+    assert any(tmp_path.rglob("events.out.tfevents.*"))

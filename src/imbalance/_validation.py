@@ -17,14 +17,30 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
+__all__ = ["as_numpy", "quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
            "check_choice", "check_integer", "check_fraction", "check_scores", "where"]
+
+
+def as_numpy(value: Any) -> Any:
+    """A tensor of any Keras backend as a numpy array; anything else unchanged.
+
+    TensorFlow eager tensors and Keras variables via ``.numpy()``; PyTorch tensors detached and moved to the CPU
+    first (``.numpy()`` refuses a tensor that requires grad, as a model output does); JAX arrays and array-likes go
+    through ``np.asarray`` later, unchanged here.
+
+    >>> as_numpy([1, 2])
+    [1, 2]
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu") and callable(value.detach):  # torch.Tensor
+        return value.detach().cpu().numpy()
+    if hasattr(value, "numpy") and callable(value.numpy):
+        return value.numpy()
+    return value
 
 
 def quote(value: Any) -> str:
     """The received value as a short Python literal for an error message (arrays and tensors as nested lists)."""
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
+    value = as_numpy(value)
     if isinstance(value, np.ndarray):
         return repr(value.tolist())
     return repr(value)
@@ -61,8 +77,7 @@ def check_vector(name: str, value: Any, low: float | None = None, high: float | 
                 f"`{name}` given as a dict must have keys 0..K-1 without gaps. Received keys: {sorted(value)}"
             )
         value = [value[k] if k in value else value[str(k)] for k in keys]
-    if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
+    value = as_numpy(value)
     arr = np.asarray(value, dtype=object)
     if arr.ndim == 0:
         if not allow_scalar:
@@ -97,7 +112,7 @@ def check_counts(name: str, value: Any) -> list[float]:
     """Per-class counts: a 1-D sequence of at least 2 positive numbers (a zero count names its class)."""
     if isinstance(value, dict):
         value = check_vector(name, value, allow_scalar=False)
-    arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
+    arr = np.asarray(as_numpy(value), dtype=np.float64)
     if arr.ndim != 1 or arr.size < 2:
         raise ValueError(
             f"`{name}` must be a 1-D sequence with one count per class (at least 2). Received: {name}={quote(value)}"
@@ -183,7 +198,7 @@ def check_scores(scores: Any, name: str = "scores", probabilities: bool = False)
     """Model scores as a float array of shape ``(n,)`` or ``(n, K)`` with ``n > 0``, every entry finite (and in
     ``[0, 1]`` when ``probabilities``); otherwise a ValueError that names the first bad row and column.
 
-    Tensors of any backend (``.numpy()``) and booleans are accepted; a dict (a model with several outputs) is
+    Tensors of any backend (:func:`as_numpy`) and booleans are accepted; a dict (a model with several outputs) is
     refused with the keys it has.
 
     >>> check_scores([0.1, float("nan")])
@@ -191,8 +206,7 @@ def check_scores(scores: Any, name: str = "scores", probabilities: bool = False)
     ...
     ValueError: `scores` must be finite; row 1 holds nan. Remove or impute those rows (NaN scores usually mean the model diverged).
     """
-    if hasattr(scores, "numpy") and callable(scores.numpy):
-        scores = scores.numpy()
+    scores = as_numpy(scores)
     if isinstance(scores, dict):
         raise ValueError(f"`{name}` must be one array; received a dict with keys {sorted(scores)} (a model with "
                          "several outputs? pass the scores output).")

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from imbalance._validation import check_positive_int
+from imbalance._validation import as_numpy, check_positive_int
 
 Task = Literal["binary", "multiclass", "multilabel"]
 LabelFormat = Literal["sparse", "one_hot", "multi_hot"]
@@ -72,10 +72,8 @@ class LabelInfo:
 
 
 def _as_array(y: Any) -> np.ndarray:
-    """Any array-like (list, numpy, pandas, tf.Tensor) to a numpy array, without copying when possible."""
-    if hasattr(y, "numpy") and callable(y.numpy):  # eager tf.Tensor / keras tensor
-        y = y.numpy()
-    arr = np.asarray(y)
+    """Any array-like (list, numpy, pandas, a tensor of any backend) to a numpy array, without copying when possible."""
+    arr = np.asarray(as_numpy(y))
     if arr.dtype == object or arr.dtype.kind in "USO":
         sample = arr.ravel()[:1].tolist()
         raise ValueError(

@@ -9,22 +9,29 @@ name                               what it does
 :func:`augment_classes`            graph-safe augmentation of the chosen classes only
 :func:`load_table`                 CSV / TSV / Parquet / NPZ / KEEL ``.dat`` → features, labels, preprocessor
 =================================  ================================================================================
+
+Tables (:func:`load_table`) need only pandas. The rest runs in ``tf.data`` and imports TensorFlow the first time one
+of its names is used (on any Keras backend); without TensorFlow that use fails with one line naming the extra to
+install, ``pip install 'imbalance[tensorflow]'``.
 """
 
-from imbalance.data.augment import augment_classes
-from imbalance.data.imblearn import ImblearnSampler
-from imbalance.data.io import DataError, Table, load_table
-from imbalance.data.sampling import (
-    METHODS,
-    TARGETS,
-    RebalancePlan,
-    SamplingPlan,
-    balanced_dataset,
-    rebalance,
-    rebalance_plan,
-    sampling_plan,
-)
+from typing import Any
 
+from imbalance.data.io import DataError, Table, load_table
+
+# name -> module, imported on first use (PEP 562): they need TensorFlow.
+_TF_NAMES = {
+    "augment_classes": "augment",
+    "ImblearnSampler": "imblearn",
+    "METHODS": "sampling",
+    "TARGETS": "sampling",
+    "RebalancePlan": "sampling",
+    "SamplingPlan": "sampling",
+    "balanced_dataset": "sampling",
+    "rebalance": "sampling",
+    "rebalance_plan": "sampling",
+    "sampling_plan": "sampling",
+}
 __all__ = [
     "METHODS",
     "TARGETS",
@@ -40,3 +47,17 @@ __all__ = [
     "rebalance_plan",
     "sampling_plan",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TF_NAMES:
+        import importlib
+
+        value = getattr(importlib.import_module(f"imbalance.data.{_TF_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'imbalance.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TF_NAMES))

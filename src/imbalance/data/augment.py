@@ -13,9 +13,9 @@ import inspect
 from typing import Any, Callable, Iterable
 
 import numpy as np
-import tensorflow as tf
 
 from imbalance._validation import check_scalar, quote
+from imbalance.data._tf import tf
 
 __all__ = ["augment_classes"]
 

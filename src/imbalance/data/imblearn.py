@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import numpy as np
-import tensorflow as tf
 
+from imbalance._validation import as_numpy
+from imbalance.data._tf import tf
 from imbalance.labels import count_labels, inspect_labels, to_class_ids
 
 __all__ = ["ImblearnSampler"]
@@ -81,11 +82,11 @@ class ImblearnSampler:
                 "imbalanced-learn samplers need one class per row; these labels are multi-label (multi-hot). "
                 "Use imbalance.data.balanced_dataset (repeat-factor sampling) instead."
             )
-        x_arr = np.asarray(x.numpy() if hasattr(x, "numpy") and callable(x.numpy) else x)
+        x_arr = np.asarray(as_numpy(x))
         if x_arr.ndim == 0 or x_arr.shape[0] != info.num_samples:
             rows = "a scalar" if x_arr.ndim == 0 else f"{x_arr.shape[0]} rows"
             raise ValueError(f"`x` has {rows} but `y` has {info.num_samples} rows; they must match.")
-        y_arr = np.asarray(y.numpy() if hasattr(y, "numpy") and callable(y.numpy) else y)
+        y_arr = np.asarray(as_numpy(y))
         if y_arr.dtype == bool:
             y_arr = y_arr.astype(np.int64)
         self.sampler = sampler

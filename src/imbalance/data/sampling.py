@@ -92,10 +92,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-import tensorflow as tf
 
+from imbalance._validation import as_numpy, quote
+from imbalance.data._tf import tf
 from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
-from imbalance._validation import quote
 
 __all__ = [
     "METHODS",
@@ -454,12 +454,12 @@ def balanced_dataset(
     n = info.num_samples
     xs = _leaf_arrays(x)
     _check_rows(xs, n)
-    y_arr = np.asarray(y.numpy() if hasattr(y, "numpy") and callable(y.numpy) else y)
+    y_arr = np.asarray(as_numpy(y))
     if y_arr.dtype == bool:
         y_arr = y_arr.astype(np.int64)
     weights = None
     if sample_weight is not None:
-        weights = np.asarray(sample_weight.numpy() if hasattr(sample_weight, "numpy") else sample_weight)
+        weights = np.asarray(as_numpy(sample_weight))
         if weights.ndim != 1 or weights.shape[0] != n:
             raise ValueError(
                 f"`sample_weight` must be a 1-D array with one weight per row of `y` ({n}). "
@@ -635,7 +635,7 @@ def rebalance_plan(
     [0.1111, 1.0]
     """
     _check_method(method)
-    arr = np.asarray(counts.numpy() if hasattr(counts, "numpy") else counts)
+    arr = np.asarray(as_numpy(counts))
     if arr.ndim != 1 or arr.size < 1 or arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr)) \
             or np.any(arr < 0) or np.any(arr != np.round(arr)):
         raise ValueError(
@@ -763,7 +763,7 @@ def rebalance(
         found = class_counts(dataset, num_classes=num_classes if num_classes is not None else columns,
                              label_format="sparse" if kind == "sparse" else "dense")
     else:
-        found = np.asarray(counts.numpy() if hasattr(counts, "numpy") else counts)
+        found = np.asarray(as_numpy(counts))
         expected_k = num_classes if num_classes is not None else columns
         if expected_k is not None and found.ndim == 1 and found.size != expected_k:
             raise ValueError(

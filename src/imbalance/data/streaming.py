@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from imbalance._validation import check_choice
+from imbalance.data._tf import tf
 
 __all__ = ["append_weights", "dataset_counts"]
 

@@ -114,9 +114,24 @@ class Strategy:
     tasks: tuple[str, ...]
     cost: int
     description: str
+    tf_data: bool = False  # trains from a tf.data pipeline, so it needs TensorFlow installed (on any backend)
 
     def applies_to(self, task: str) -> bool:
         return task in self.tasks
+
+    @property
+    def installed(self) -> bool:
+        """Whether what it needs is installed: TensorFlow for the ``tf.data`` samplers."""
+        return not self.tf_data or _has_tensorflow()
+
+
+def _has_tensorflow() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # a finder that refuses it, a broken install
+        return False
 
 
 STRATEGIES: dict[str, Strategy] = {}
@@ -129,8 +144,10 @@ def register(
     cost: int = 5,
     description: str = "",
     replace: bool = False,
+    tf_data: bool = False,
 ) -> Strategy:
-    """Add a strategy to the registry (``replace=True`` to overwrite one) and return it."""
+    """Add a strategy to the registry (``replace=True`` to overwrite one) and return it. ``tf_data=True`` marks
+    one that feeds ``fit`` a ``tf.data`` pipeline: without TensorFlow, compare leaves it out of its defaults."""
     if not isinstance(name, str) or not name.strip() or "," in name or "@" in name:
         raise ValueError(f"A strategy name must be a non-empty string without commas or '@' ('@' marks a decision "
                          f"rule in compare's candidates, e.g. 'oversample@0.5'). Received: name={name!r}")
@@ -141,7 +158,8 @@ def register(
         raise ValueError(f"A strategy named {name!r} is already registered; pass replace=True to overwrite it.")
     if not callable(build):
         raise TypeError(f"`build` must be callable (context -> TrainPlan). Received: {build!r}")
-    strategy = Strategy(name=name, build=build, tasks=tuple(tasks), cost=int(cost), description=description)
+    strategy = Strategy(name=name, build=build, tasks=tuple(tasks), cost=int(cost), description=description,
+                        tf_data=bool(tf_data))
     STRATEGIES[name] = strategy
     return strategy
 
@@ -160,14 +178,15 @@ def get_strategy(name: str) -> Strategy:
 
 
 def available(task: str) -> list[str]:
-    """Names of the registered strategies that apply to ``task``, cheapest first.
+    """Names of the registered strategies that apply to ``task`` and can run here, cheapest first (the ``tf.data``
+    samplers only where TensorFlow is installed).
 
     >>> available("multilabel")
     ['baseline', 'class_weight', 'weighted_bce', 'focal', 'cb_focal', 'asl', 'oversample']
     """
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {list(TASKS)}. Received: task={task!r}")
-    return [s.name for s in sorted(STRATEGIES.values(), key=lambda s: s.cost) if s.applies_to(task)]
+    return [s.name for s in sorted(STRATEGIES.values(), key=lambda s: s.cost) if s.applies_to(task) and s.installed]
 
 
 def resolve(names: str | Sequence[str] | None, task: str) -> list[str]:
@@ -189,7 +208,14 @@ def resolve(names: str | Sequence[str] | None, task: str) -> list[str]:
             raise ValueError(
                 f"Strategy {name!r} does not apply to a {task} task; strategies for {task}: {', '.join(available(task))}"
             )
+        if not strategy.installed:
+            raise ValueError(
+                f"Strategy {name!r} samples in tf.data and needs TensorFlow, which is not installed: pip install "
+                f"'imbalance[tensorflow]' (it works beside the {keras.backend.backend()} backend), or choose from "
+                f"{', '.join(available(task))}."
+            )
     return names
+
 
 
 # --- built-in strategies ---------------------------------------------------------------------------------------
@@ -311,4 +337,5 @@ _BUILTIN = [
     ("smote", _smote, ("binary", "multiclass"), 4, "imbalanced-learn SMOTE, redrawn every epoch"),
 ]
 for _name, _build, _tasks, _cost, _description in _BUILTIN:
-    register(_name, _build, tasks=_tasks, cost=_cost, description=_description)
+    register(_name, _build, tasks=_tasks, cost=_cost, description=_description,
+             tf_data=_name in ("oversample", "undersample", "smote"))

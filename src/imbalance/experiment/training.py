@@ -91,7 +91,8 @@ def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, 
     inputs = dict(plan.fit_inputs or {})
     if "x" in inputs:
         fit_kwargs["x"] = inputs.pop("x")
-    else:
+        fit_kwargs["shuffle"] = False  # the strategy's dataset redraws itself every epoch
+    elif keras.backend.backend() == "tensorflow":
         # A shuffled tf.data pipeline: the same epochs as fit(x, y, shuffle=True) at about half the per-epoch
         # overhead of Keras' array adapter on small data.
         import tensorflow as tf
@@ -105,8 +106,11 @@ def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, 
             .batch(budget.batch_size)
             .prefetch(2)
         )
+        fit_kwargs["shuffle"] = False  # the dataset shuffles itself every epoch
+    else:
+        # JAX and PyTorch: Keras' own array adapter, shuffled every epoch from the seeded global generator.
+        fit_kwargs.update(x=x, y=ctx.model_targets(), batch_size=budget.batch_size, shuffle=True)
     fit_kwargs.update(inputs)
-    fit_kwargs["shuffle"] = False  # the datasets shuffle (or redraw) themselves every epoch
     with warnings.catch_warnings():
         # A resampler's dataset (SMOTE, ADASYN) has an unknown, varying size: Keras says so at every epoch end.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -117,7 +121,9 @@ def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, 
 def predict_scores(d: ComparisonData, net: Any, x: np.ndarray) -> np.ndarray:
     """Probabilities ``(rows, outputs)`` as float32: softmax for multi-class data, a sigmoid per output otherwise."""
     # A direct call in chunks: model.predict re-traces its function for every new model (a warning per run).
-    logits = np.concatenate([np.asarray(net(x[i:i + 4096], training=False), np.float64)
+    import keras
+
+    logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + 4096], training=False)).astype(np.float64)
                              for i in range(0, len(x), 4096)]) if len(x) else np.zeros((0, d.outputs))
     if d.task == "multiclass":
         return softmax(logits, axis=1).astype(np.float32)

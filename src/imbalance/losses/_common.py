@@ -57,7 +57,8 @@ def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype:
     if sparse:
         if num_classes is None:
             raise ValueError("Sparse labels need a model output whose last axis (the classes) has a known size.")
-        ids = ops.cast(y_true, "int64")  # the type ops.one_hot casts to
+        # the type ops.one_hot casts to; JAX (without x64) has no int64
+        ids = ops.cast(y_true, "int32" if keras.backend.backend() == "jax" else "int64")
         if len(ids.shape) >= 2 and last == 1:
             ids = ops.squeeze(ids, axis=-1)
         elif len(ids.shape) >= 2 and last is not None and last == num_classes:

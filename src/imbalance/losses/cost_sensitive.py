@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from imbalance._validation import as_numpy
 from imbalance.losses._common import (
     as_constant,
     labels_to_one_hot,
@@ -40,7 +41,7 @@ def check_cost_matrix(value: Any) -> list[list[float]]:
     Raises a ValueError quoting the received matrix otherwise.
     """
     received = f"Received: cost_matrix={quote(value)}"
-    raw = value.numpy() if hasattr(value, "numpy") and callable(value.numpy) else value
+    raw = as_numpy(value)
     try:
         arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):

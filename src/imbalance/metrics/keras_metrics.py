@@ -17,9 +17,12 @@ shapes of ``y_true`` and ``y_pred`` (the same rules as :mod:`imbalance.labels`, 
 ``(n, K)``                  ``(n, K)``, ``multi_label=True``        multi-label (one sigmoid per label), multi-hot
 ==========================  ======================================  ==============================================
 
-A ``(n, K)`` label matrix is one-hot unless ``multi_label=True`` says it is multi-hot (as Keras' ``AUC``): the two
-cannot be told apart from shapes, and a one-hot problem whose labels happen to be valid multi-hot rows is the
-common case. ``from_logits=True`` applies the softmax (multi-class) or the sigmoid (binary, multi-label) before
+A ``(n, K)`` label matrix cannot be told one-hot from multi-hot by its shape, so without ``multi_label=True`` the
+metric reads it both ways and lets the *values* decide: as long as every row is one-hot it is a multi-class problem
+(``argmax`` decisions, softmax on logits); once any row is not (two labels, no label: seed 002's all-zero rows),
+the result is the multi-label value, per element, as Keras' ``Precision`` / ``Recall`` read such a matrix — never a
+silent ``argmax`` of multi-hot rows. Pass ``multi_label=True`` to say so up front (and save the second count).
+``from_logits=True`` applies the softmax (multi-class) or the sigmoid (binary, multi-label) before
 any threshold or score bucket, so logits and probabilities give the same values.
 
 **Decisions.** Binary and multi-label outputs are thresholded per label (``threshold=None`` means 0.5; a scalar or
@@ -31,7 +34,13 @@ to one class (one-vs-rest); for a single sigmoid output ``class_id=0`` is the ne
 **Averages.** ``"macro"`` is the unweighted mean over all ``K`` classes/labels (a class that is never true nor
 predicted counts with score 0, as scikit-learn with ``labels=range(K)``), ``"weighted"`` weighs by support,
 ``"micro"`` pools the counts (for a multi-class ``argmax``, micro precision = micro recall = accuracy), ``None``
-returns the per-class vector. Empty denominators give 0 (scikit-learn's ``zero_division=0``).
+gives one scalar per class. Empty denominators give 0 (scikit-learn's ``zero_division=0``).
+
+**Logged values.** Keras' callbacks (``TensorBoard``, ``CSVLogger``, ``EarlyStopping``) take scalars, so a metric
+with several values returns a dict, which ``fit`` / ``evaluate`` log as separate entries: ``average=None`` gives
+``{name}_class_{k}`` per class, and :class:`RecallAtPrecision` / :class:`PrecisionAtRecall` give ``{name}`` and
+``{name}_threshold`` (the threshold that reaches it). With several outputs, give each output's metric its own
+``name``.
 
 **Curves.** :class:`PRAUC`, :class:`RecallAtPrecision` and :class:`PrecisionAtRecall` are *bucketed*, as Keras'
 ``AUC``: ``num_thresholds`` evenly spaced thresholds ``t_j = j / (num_thresholds - 1)`` on the probability, and a
@@ -52,6 +61,17 @@ import numpy as np
 from keras import ops
 
 from imbalance._validation import check_scalar, check_vector, quote
+from imbalance.metrics.counts import (  # noqa: F401  (the scores from counts, also importable from here)
+    average_precision_from_histogram,
+    average_scores,
+    balanced_accuracy_from_counts,
+    confusion_counts,
+    fbeta_from_counts,
+    geometric_mean_from_counts,
+    matthews_from_counts,
+    pr_curve_from_histogram,
+    score_histogram,
+)
 
 __all__ = [
     "BalancedAccuracy",
@@ -182,7 +202,10 @@ def _weights(sample_weight: Any, task: str, k: int, dtype: str) -> Any:
 def _argmax(y_pred: Any) -> Any:
     """Index of the largest column, the first among ties (as ``argmax``). ``top_k`` is one kernel where Keras'
     TensorFlow ``argmax`` adds five element-wise passes to handle negative zeros (``Precision()`` on a 4096×10
-    batch: 0.73 → 0.41 ms per update)."""
+    batch: 0.73 → 0.41 ms per update). Elsewhere ``argmax`` itself: torch's ``topk`` does not keep the first of
+    tied maxima."""
+    if keras.backend.backend() != "tensorflow":
+        return ops.argmax(y_pred, axis=-1)
     return ops.top_k(y_pred, 1, sorted=False)[1][:, 0]
 
 
@@ -201,194 +224,6 @@ def _select_weight(weight: Any, class_id: int | None) -> Any:
     return weight[:, class_id: class_id + 1]
 
 
-def confusion_counts(truth: Any, decisions: Any, weight: Any = None) -> Any:
-    """Weighted ``[true positives, predicted positives, actual positives, total]`` per column, shape ``(4, C)``.
-
-    >>> import numpy as np
-    >>> counts = confusion_counts(np.array([[1.0], [0.0], [1.0]]), np.array([[1.0], [1.0], [0.0]]))
-    >>> ops.convert_to_numpy(counts).ravel().tolist()
-    [1.0, 2.0, 2.0, 3.0]
-    """
-    truth = ops.convert_to_tensor(truth)
-    decisions = ops.cast(decisions, truth.dtype)
-    if weight is None:
-        weighted_truth, weighted_decisions = truth, decisions
-        total = ops.cast(ops.shape(truth)[0], truth.dtype) * ops.ones_like(truth[0])
-    else:
-        weight = weight * ops.ones_like(truth[:, :1])  # a scalar weight counts once per row
-        weighted_truth, weighted_decisions = truth * weight, decisions * weight
-        total = ops.sum(weight, axis=0) * ops.ones_like(truth[0])
-    return ops.stack([
-        ops.sum(weighted_truth * decisions, axis=0),
-        ops.sum(weighted_decisions, axis=0),
-        ops.sum(weighted_truth, axis=0),
-        total,
-    ])
-
-
-# --- scores from counts (pure functions of the accumulated state) ---------------------------------------------
-
-
-def _average(per_class: Any, support: Any, average: str | None) -> Any:
-    if average is None:
-        return per_class
-    if average == "weighted":
-        return ops.divide_no_nan(ops.sum(per_class * support), ops.sum(support))
-    return ops.mean(per_class)
-
-
-def fbeta_from_counts(counts: Any, beta: float = 1.0, average: str | None = "macro", kind: str = "fbeta") -> Any:
-    """Precision (``kind="precision"``), recall (``"recall"``) or F-beta (``"fbeta"``) from :func:`confusion_counts`.
-
-    ``F_beta = (1 + β²)·TP / (β²·(TP + FN) + TP + FP)``, 0 when the denominator is 0 (scikit-learn's
-    ``zero_division=0``); ``average`` as in :func:`sklearn.metrics.fbeta_score` with ``labels=range(K)``.
-
-    >>> import numpy as np
-    >>> counts = np.array([[2.0, 1.0], [4.0, 1.0], [3.0, 2.0], [6.0, 6.0]])  # TP, TP+FP, TP+FN, total
-    >>> ops.convert_to_numpy(fbeta_from_counts(counts, average=None)).round(4).tolist()
-    [0.5714, 0.6667]
-    """
-    counts = ops.convert_to_tensor(counts)
-    tp, predicted, actual = counts[0], counts[1], counts[2]
-    if average == "micro":
-        tp, predicted, actual = ops.sum(tp), ops.sum(predicted), ops.sum(actual)
-    if kind == "precision":
-        score = ops.divide_no_nan(tp, predicted)
-    elif kind == "recall":
-        score = ops.divide_no_nan(tp, actual)
-    else:
-        b2 = float(beta) ** 2
-        score = ops.divide_no_nan((1.0 + b2) * tp, b2 * actual + predicted)
-    return score if average == "micro" else _average(score, actual, average)
-
-
-def _class_recalls(counts: Any, single_label: bool) -> tuple[Any, Any]:
-    """Recall of every class that has support, and the mask of those classes.
-
-    ``single_label``: the columns are the classes of one prediction per row (multi-class ``argmax``), shape
-    ``(K,)``. Otherwise every column is its own binary problem and its two classes are (positive, negative):
-    recalls TPR and TNR, shape ``(C, 2)``.
-    """
-    tp, predicted, actual, total = counts[0], counts[1], counts[2], counts[3]
-    if single_label:
-        return ops.divide_no_nan(tp, actual), actual > 0
-    negatives = total - actual
-    tn = total - predicted - actual + tp
-    recalls = ops.stack([ops.divide_no_nan(tp, actual), ops.divide_no_nan(tn, negatives)], axis=-1)
-    present = ops.stack([actual > 0, negatives > 0], axis=-1)
-    return recalls, present
-
-
-def balanced_accuracy_from_counts(counts: Any, single_label: bool) -> Any:
-    """Mean recall over the classes present in the labels (:func:`sklearn.metrics.balanced_accuracy_score`); for
-    per-column binary problems (binary, one class, multi-label) ``(TPR + TNR) / 2`` per column, then the mean.
-
-    >>> import numpy as np
-    >>> counts = np.array([[3.0], [4.0], [5.0], [10.0]])  # TPR 3/5, TNR 4/5
-    >>> round(float(balanced_accuracy_from_counts(counts, single_label=False)), 4)
-    0.7
-    """
-    recalls, present = _class_recalls(ops.convert_to_tensor(counts), single_label)
-    mask = ops.cast(present, recalls.dtype)
-    per_problem = ops.divide_no_nan(ops.sum(recalls * mask, axis=-1), ops.sum(mask, axis=-1))
-    return per_problem if single_label else ops.mean(per_problem)
-
-
-def geometric_mean_from_counts(counts: Any, single_label: bool) -> Any:
-    """Geometric mean of the recalls of the classes present in the labels (imbalanced-learn's
-    ``geometric_mean_score``: ``sqrt(TPR · TNR)`` for a binary problem); per column then the mean for per-column
-    binary problems.
-
-    >>> import numpy as np
-    >>> counts = np.array([[3.0], [4.0], [5.0], [10.0]])  # TPR 3/5, TNR 4/5
-    >>> round(float(geometric_mean_from_counts(counts, single_label=False)), 4)
-    0.6928
-    """
-    recalls, present = _class_recalls(ops.convert_to_tensor(counts), single_label)
-    mask = ops.cast(present, recalls.dtype)
-    positive = present & (recalls > 0)
-    logs = ops.log(ops.where(positive, recalls, ops.ones_like(recalls)))
-    gmean = ops.exp(ops.divide_no_nan(ops.sum(logs, axis=-1), ops.sum(mask, axis=-1)))
-    zero = ops.any(present & (recalls <= 0), axis=-1) | (ops.sum(mask, axis=-1) == 0)
-    per_problem = ops.where(zero, ops.zeros_like(gmean), gmean)
-    return per_problem if single_label else ops.mean(per_problem)
-
-
-def matthews_from_counts(counts: Any, single_label: bool) -> Any:
-    """Matthews correlation coefficient (:func:`sklearn.metrics.matthews_corrcoef`, 0 when undefined).
-
-    Multi-class (``single_label``): ``(c·s − Σ p_k·t_k) / sqrt((s² − Σ p_k²)(s² − Σ t_k²))`` with ``c`` the correct
-    predictions, ``s`` the total, ``p_k``/``t_k`` the predicted/true counts of class ``k``. Per-column binary
-    problems: ``(s·TP − p·t) / sqrt(p·t·(s − p)·(s − t))`` per column, then the mean.
-
-    >>> import numpy as np
-    >>> counts = np.array([[3.0], [4.0], [5.0], [10.0]])
-    >>> round(float(matthews_from_counts(counts, single_label=False)), 4)
-    0.4082
-    """
-    counts = ops.convert_to_tensor(counts)
-    tp, predicted, actual, total = counts[0], counts[1], counts[2], counts[3]
-    if single_label:
-        s = total[0]
-        numerator = ops.sum(tp) * s - ops.sum(predicted * actual)
-        denominator = ops.sqrt((s * s - ops.sum(predicted * predicted)) * (s * s - ops.sum(actual * actual)))
-        return ops.divide_no_nan(numerator, denominator)
-    numerator = total * tp - predicted * actual
-    denominator = ops.sqrt(predicted * actual * (total - predicted) * (total - actual))
-    return ops.mean(ops.divide_no_nan(numerator, denominator))
-
-
-def score_histogram(truth: Any, scores: Any, num_thresholds: int, weight: Any = None, pool: bool = False) -> Any:
-    """Weight of positives and negatives per score bucket: shape ``(C, num_thresholds, 2)`` (``(1, …)`` with
-    ``pool=True``, all columns together). Bucket ``j`` holds the scores in ``[j/(N−1), (j+1)/(N−1))``, the last
-    one the scores equal to 1; one ``segment_sum`` per update, no loop over thresholds. Labels are 0/1 (a label
-    ``>= 0.5`` counts as positive).
-
-    >>> import numpy as np
-    >>> h = score_histogram(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]]), num_thresholds=3)
-    >>> ops.convert_to_numpy(h)[0].tolist()  # buckets [0, .5), [.5, 1), {1}: (positive, negative) weight
-    [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]
-    """
-    truth = ops.convert_to_tensor(truth)
-    scores = ops.cast(scores, truth.dtype)
-    num_columns = truth.shape[-1]
-    buckets = ops.cast(ops.floor(ops.clip(scores, 0.0, 1.0) * (num_thresholds - 1)), "int32")
-    if not pool:
-        buckets = buckets + ops.arange(num_columns, dtype="int32") * num_thresholds
-    # One 1-D segment sum: slot 2·bucket holds the positives, 2·bucket + 1 the negatives (a 2-column segment sum
-    # costs about twice as much on CPU).
-    segment_ids = ops.reshape(2 * buckets + ops.cast(truth < 0.5, "int32"), (-1,))
-    data = ops.ones_like(scores) if weight is None else weight * ops.ones_like(scores)
-    segments = 2 * num_thresholds * (1 if pool else num_columns)
-    histogram = ops.segment_sum(ops.reshape(data, (-1,)), segment_ids, num_segments=segments)
-    return ops.reshape(histogram, (1 if pool else num_columns, num_thresholds, 2))
-
-
-def pr_curve_from_histogram(histogram: Any) -> tuple[Any, Any]:
-    """``(precision, recall)`` at every threshold ``t_j`` (predict positive when ``score >= t_j``), shape ``(C, N)``.
-    Precision is 0 where nothing is predicted positive."""
-    histogram = ops.convert_to_tensor(histogram)
-    at_or_above = ops.flip(ops.cumsum(ops.flip(histogram, axis=1), axis=1), axis=1)  # (C, N, 2)
-    tp, fp = at_or_above[..., 0], at_or_above[..., 1]
-    precision = ops.divide_no_nan(tp, tp + fp)
-    recall = ops.divide_no_nan(tp, tp[:, :1])
-    return precision, recall
-
-
-def average_precision_from_histogram(histogram: Any) -> Any:
-    """Average precision ``Σ_j (R_j − R_{j+1}) · P_j`` per column (``R_N = 0``), as scikit-learn's
-    ``average_precision_score`` on scores rounded down to the bucket edges; 0 for a column without positives.
-
-    >>> import numpy as np
-    >>> h = score_histogram(np.array([[1.0], [0.0], [1.0]]), np.array([[0.9], [0.6], [0.3]]), num_thresholds=11)
-    >>> round(float(average_precision_from_histogram(h)[0]), 4)  # sklearn: (1 + 2/3) / 2
-    0.8333
-    """
-    precision, recall = pr_curve_from_histogram(histogram)
-    next_recall = ops.concatenate([recall[:, 1:], ops.zeros_like(recall[:, :1])], axis=1)
-    return ops.sum((recall - next_recall) * precision, axis=1)
-
-
 # --- metric classes --------------------------------------------------------------------------------------------
 
 
@@ -403,6 +238,7 @@ class _StreamingMetric(keras.metrics.Metric):
         self.from_logits = bool(from_logits)
         self.multi_label = bool(multi_label)
         self._layout: tuple[str, int] | None = None
+        self._either = False  # set with the layout: also count the multi-label reading of a label matrix
 
     # subclasses: _build_state(task, k), _check_layout(task, k)
     def _check_layout(self, task: str, k: int) -> None:
@@ -420,8 +256,12 @@ class _StreamingMetric(keras.metrics.Metric):
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
         task, k = resolve_task(y_true.shape, y_pred.shape, self.multi_label)
         if self._layout is None:
+            # a (n, K) label matrix of a multi-class layout may turn out multi-hot: read it both ways
+            self._either = task == "multiclass" and len(y_true.shape) == 2 and y_true.shape[-1] != 1
             self._check_layout(task, k)
             self._build_state(task, k)
+            if self._either:
+                self.multi_hot_seen = self.add_variable(shape=(), initializer="zeros", name="multi_hot_seen")
             self._layout = (task, k)
         elif self._layout != (task, k):
             raise ValueError(
@@ -435,6 +275,25 @@ class _StreamingMetric(keras.metrics.Metric):
 
     def _build_state(self, task: str, k: int) -> None:
         raise NotImplementedError
+
+    def _note_multi_hot(self, truth: Any) -> None:
+        """Remember whether any row of the label matrix so far is not one-hot (a multi-label problem)."""
+        one_hot = ops.all((truth == 0) | (truth == 1), axis=1) & (ops.sum(truth, axis=1) == 1)
+        self.multi_hot_seen.assign(ops.maximum(self.multi_hot_seen, ops.cast(ops.any(~one_hot), self.dtype)))
+
+    def _read_as_multi_hot(self) -> Any:
+        return self.multi_hot_seen > 0
+
+    def _logged(self, value: Any, columns: Sequence[int]) -> Any:
+        """A per-class vector as one scalar per class (``{name}_class_{k}``), so Keras' callbacks can log it."""
+        if len(value.shape) == 0:
+            return value
+        return {f"{self.name}_class_{c}": value[i] for i, c in enumerate(columns)}
+
+    def _columns(self) -> list[int]:
+        """The class id of each state column (a single sigmoid output's column is class 1)."""
+        task, k = self._layout
+        return [1] if task == "binary" else list(range(k))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "class_id": self.class_id, "from_logits": self.from_logits,
@@ -463,15 +322,19 @@ class _ConfusionMetric(_StreamingMetric):
         if (self._needs_single_prediction and task == "multiclass" and self.class_id is None
                 and self.threshold is not None):
             received = list(self.threshold) if isinstance(self.threshold, tuple) else self.threshold
+            multi_hot = " For multi-hot labels pass multi_label=True." if self._either else ""
             raise ValueError(
                 f"{type(self).__name__} on a multi-class output needs one predicted class per row: leave "
                 "`threshold=None` (argmax), or give `class_id` with its threshold (one-vs-rest). "
-                f"Received: threshold={quote(received)}"
+                f"Received: threshold={quote(received)}.{multi_hot}"
             )
 
     def _build_state(self, task: str, k: int) -> None:
         columns = 1 if self.class_id is not None else k
         self.counts = self.add_variable(shape=(4, columns), initializer="zeros", name="counts")
+        if self._either:
+            self.multi_hot_counts = self.add_variable(shape=(4, columns), initializer="zeros",
+                                                      name="multi_hot_counts")
 
     @property
     def _single_label(self) -> bool:
@@ -496,20 +359,23 @@ class _ConfusionMetric(_StreamingMetric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         task, k, truth, y_pred, weight = self._prepare(y_true, y_pred, sample_weight)
-        decisions = self._decisions(task, k, y_pred)
-        truth, weight = _select(truth, self.class_id, task), _select_weight(weight, self.class_id)
-        self.counts.assign_add(confusion_counts(truth, decisions, weight))
-
-    def reset_state(self) -> None:
-        if self._layout is not None:
-            self.counts.assign(ops.zeros_like(self.counts))
+        selected, weight = _select(truth, self.class_id, task), _select_weight(weight, self.class_id)
+        self.counts.assign_add(confusion_counts(selected, self._decisions(task, k, y_pred), weight))
+        if self._either:
+            self.multi_hot_counts.assign_add(confusion_counts(selected, self._decisions("multilabel", k, y_pred),
+                                                              weight))
+            self._note_multi_hot(truth)
 
     def result(self) -> Any:
         if self._layout is None:
             return ops.convert_to_tensor(0.0, dtype=self.dtype)
-        return self._score(ops.convert_to_tensor(self.counts))
+        score = self._score(ops.convert_to_tensor(self.counts), self._single_label)
+        if self._either:
+            multi_hot = self._score(ops.convert_to_tensor(self.multi_hot_counts), False)
+            score = ops.where(self._read_as_multi_hot(), multi_hot, score)
+        return self._logged(score, [self.class_id] if self.class_id is not None else self._columns())
 
-    def _score(self, counts: Any) -> Any:
+    def _score(self, counts: Any, single_label: bool) -> Any:
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -538,6 +404,10 @@ class FBetaScore(_ConfusionMetric):
     >>> m.update_state(np.array([[1, 0], [1, 1], [0, 1]]), np.array([[0.9, 0.2], [0.4, 0.7], [0.6, 0.8]]))
     >>> round(float(m.result()), 4)  # label 0: P=1/2, R=1/2; label 1: P=R=1
     0.75
+    >>> per_class = FBetaScore(average=None, name="f1")  # logged as one scalar per class
+    >>> per_class.update_state([0, 1, 2, 1], np.array([[.8, .1, .1], [.3, .6, .1], [.2, .7, .1], [.1, .8, .1]]))
+    >>> {key: round(float(v), 4) for key, v in per_class.result().items()}
+    {'f1_class_0': 1.0, 'f1_class_1': 0.8, 'f1_class_2': 0.0}
     """
 
     def __init__(self, beta: float = 1.0, average: str | None = "macro",
@@ -549,7 +419,7 @@ class FBetaScore(_ConfusionMetric):
         self.beta = check_scalar("beta", beta, low=0.0, low_inclusive=False)
         self.average = _check_average(average)
 
-    def _score(self, counts: Any) -> Any:
+    def _score(self, counts: Any, single_label: bool) -> Any:
         average = "micro" if self.class_id is not None else self.average
         return fbeta_from_counts(counts, self.beta, average, "fbeta")
 
@@ -567,7 +437,7 @@ class _PrecisionRecall(_ConfusionMetric):
                          name=name or self._kind, dtype=dtype)
         self.average = _check_average(average)
 
-    def _score(self, counts: Any) -> Any:
+    def _score(self, counts: Any, single_label: bool) -> Any:
         average = "micro" if self.class_id is not None else self.average
         return fbeta_from_counts(counts, 1.0, average, self._kind)
 
@@ -604,6 +474,10 @@ class Recall(_PrecisionRecall):
     >>> m.update_state(np.array([[1, 0, 1]]), np.array([[2.0, 1.0, -1.0]]))
     >>> float(m.result())
     0.5
+    >>> m = Recall()  # a multi-hot matrix without multi_label=True: read per element, as Keras' Recall does
+    >>> m.update_state(np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.6, 0.1, 0.7], [0.2, 0.3, 0.5]]))
+    >>> round(float(m.result()), 4)  # 2 of 3 positives pass 0.5 (an argmax would find 1 of 3)
+    0.6667
     """
 
     _kind = "recall"
@@ -631,8 +505,8 @@ class BalancedAccuracy(_ConfusionMetric):
                  dtype: Any = None) -> None:
         super().__init__(class_id, threshold, from_logits, multi_label, name, dtype)
 
-    def _score(self, counts: Any) -> Any:
-        return balanced_accuracy_from_counts(counts, self._single_label)
+    def _score(self, counts: Any, single_label: bool) -> Any:
+        return balanced_accuracy_from_counts(counts, single_label)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -656,8 +530,8 @@ class GeometricMean(_ConfusionMetric):
                  dtype: Any = None) -> None:
         super().__init__(class_id, threshold, from_logits, multi_label, name, dtype)
 
-    def _score(self, counts: Any) -> Any:
-        return geometric_mean_from_counts(counts, self._single_label)
+    def _score(self, counts: Any, single_label: bool) -> Any:
+        return geometric_mean_from_counts(counts, single_label)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -679,8 +553,8 @@ class MatthewsCorrelation(_ConfusionMetric):
                  dtype: Any = None) -> None:
         super().__init__(class_id, threshold, from_logits, multi_label, name, dtype)
 
-    def _score(self, counts: Any) -> Any:
-        return matthews_from_counts(counts, self._single_label)
+    def _score(self, counts: Any, single_label: bool) -> Any:
+        return matthews_from_counts(counts, single_label)
 
 
 class _CurveMetric(_StreamingMetric):
@@ -704,19 +578,30 @@ class _CurveMetric(_StreamingMetric):
 
     def _build_state(self, task: str, k: int) -> None:
         columns = 1 if self.class_id is not None or self._pool else k
-        self.histogram = self.add_variable(shape=(columns, self.num_thresholds, 2), initializer="zeros",
-                                           name="histogram")
+        shape = (columns, self.num_thresholds, 2)
+        self.histogram = self.add_variable(shape=shape, initializer="zeros", name="histogram")
+        # probabilities are the same under both readings; logits are not (softmax vs one sigmoid per label)
+        self._either = self._either and self.from_logits
+        if self._either:
+            self.multi_hot_histogram = self.add_variable(shape=shape, initializer="zeros", name="multi_hot_histogram")
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         task, k, truth, y_pred, weight = self._prepare(y_true, y_pred, sample_weight)
-        scores = _probabilities(task, y_pred, self.from_logits)
-        truth, scores = _select(truth, self.class_id, task), _select(scores, self.class_id, task)
-        weight = _select_weight(weight, self.class_id)
-        self.histogram.assign_add(score_histogram(truth, scores, self.num_thresholds, weight, pool=self._pool))
+        selected, weight = _select(truth, self.class_id, task), _select_weight(weight, self.class_id)
+        readings = [(self.histogram, task)] + ([(self.multi_hot_histogram, "multilabel")] if self._either else [])
+        for histogram, reading in readings:
+            scores = _select(_probabilities(reading, y_pred, self.from_logits), self.class_id, task)
+            histogram.assign_add(score_histogram(selected, scores, self.num_thresholds, weight, pool=self._pool))
+        if self._either:
+            self._note_multi_hot(truth)
 
-    def reset_state(self) -> None:
-        if self._layout is not None:
-            self.histogram.assign(ops.zeros_like(self.histogram))
+    def _histogram(self) -> Any:
+        """The accumulated histogram of the reading that applies (see the module docstring)."""
+        histogram = ops.convert_to_tensor(self.histogram)
+        if self._either:
+            histogram = ops.where(self._read_as_multi_hot(), ops.convert_to_tensor(self.multi_hot_histogram),
+                                  histogram)
+        return histogram
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_thresholds": self.num_thresholds}
@@ -753,12 +638,12 @@ class PRAUC(_CurveMetric):
     def result(self) -> Any:
         if self._layout is None:
             return ops.convert_to_tensor(0.0, dtype=self.dtype)
-        histogram = ops.convert_to_tensor(self.histogram)
+        histogram = self._histogram()
         ap = average_precision_from_histogram(histogram)
         if self.class_id is not None or self._pool:
             return ap[0]
         support = ops.sum(histogram[:, :, 0], axis=1)
-        return _average(ap, support, self.average)
+        return self._logged(average_scores(ap, support, self.average), self._columns())
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "average": self.average}
@@ -768,7 +653,7 @@ class _ConstrainedCurveMetric(_CurveMetric):
     """Best value of one of precision / recall subject to a floor on the other, over the bucket thresholds."""
 
     def _curve(self) -> tuple[Any, Any, Any]:
-        histogram = ops.convert_to_tensor(self.histogram)
+        histogram = self._histogram()
         precision, recall = pr_curve_from_histogram(histogram)
         predicted = ops.flip(ops.cumsum(ops.flip(ops.sum(histogram[0], axis=-1), axis=0), axis=0), axis=0)
         return precision[0], recall[0], predicted
@@ -778,9 +663,15 @@ class _ConstrainedCurveMetric(_CurveMetric):
         raise NotImplementedError
 
     def result(self) -> Any:
+        """``{name: value, name_threshold: threshold}`` (NaN threshold when none meets the constraint); the
+        threshold is logged beside the value by ``fit`` / ``evaluate``."""
         if self._layout is None:
-            return ops.convert_to_tensor(0.0, dtype=self.dtype)
-        return self._best()[0]
+            return {self.name: ops.convert_to_tensor(0.0, dtype=self.dtype),
+                    f"{self.name}_threshold": ops.convert_to_tensor(math.nan, dtype=self.dtype)}
+        value, index = self._best()
+        threshold = ops.where(index >= 0, ops.cast(index, self.dtype) / (self.num_thresholds - 1),
+                              ops.convert_to_tensor(math.nan, dtype=self.dtype))
+        return {self.name: value, f"{self.name}_threshold": threshold}
 
     @property
     def threshold(self) -> float:
@@ -804,8 +695,10 @@ class RecallAtPrecision(_ConstrainedCurveMetric):
     >>> import numpy as np
     >>> m = RecallAtPrecision(0.6, num_thresholds=11)
     >>> m.update_state([1, 0, 1, 0], np.array([0.9, 0.6, 0.3, 0.1]))
-    >>> float(m.result()), m.threshold  # at 0.3: 2 of 3 predicted are positive, both positives found
-    (1.0, 0.3)
+    >>> {key: round(float(v), 4) for key, v in m.result().items()}  # at 0.3: 2 of 3 predicted are positive
+    {'recall_at_precision': 1.0, 'recall_at_precision_threshold': 0.3}
+    >>> m.threshold
+    0.3
     """
 
     def __init__(self, precision: float, class_id: int | None = None, from_logits: bool = False,
@@ -838,8 +731,8 @@ class PrecisionAtRecall(_ConstrainedCurveMetric):
     >>> import numpy as np
     >>> m = PrecisionAtRecall(0.5, num_thresholds=11)
     >>> m.update_state([1, 0, 1, 0], np.array([0.9, 0.6, 0.3, 0.1]))
-    >>> float(m.result()), m.threshold  # 0.7, 0.8 and 0.9 all keep 1 of 2 positives at precision 1
-    (1.0, 0.7)
+    >>> {key: round(float(v), 4) for key, v in m.result().items()}  # 0.7, 0.8, 0.9 keep 1 of 2 at precision 1
+    {'precision_at_recall': 1.0, 'precision_at_recall_threshold': 0.7}
     """
 
     def __init__(self, recall: float, class_id: int | None = None, from_logits: bool = False,

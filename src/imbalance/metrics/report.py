@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
 from imbalance._numeric import sigmoid, softmax
-from imbalance._validation import check_scores, check_vector
+from imbalance._validation import as_numpy, check_scores, check_vector
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = ["report", "COLUMNS"]
@@ -157,8 +157,7 @@ def report(y_true: Any, scores: Any, thresholds: float | Sequence[float] | None 
     arr = check_scores(scores, probabilities=not from_logits).astype(np.float64)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr.reshape(-1)
-    if hasattr(y_true, "numpy") and callable(y_true.numpy):
-        y_true = y_true.numpy()
+    y_true = as_numpy(y_true)
     if isinstance(y_true, (pd.Series, pd.DataFrame)):
         y_true = y_true.to_numpy()
     weight = _check_weights(sample_weight, arr.shape[0])

@@ -16,6 +16,31 @@ from imbalance.labels import TASKS
 # --- the Keras layer -----------------------------------------------------------------------------------------
 
 
+def _wide_dtype() -> str:
+    """float64 where the backend computes in it; JAX without ``jax_enable_x64`` has float32 only."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    return "float64"
+
+
+def _float32_at_or_above(values: Sequence[float]) -> np.ndarray:
+    """The smallest float32 ``>=`` each value: for a float32 score ``s``, ``s >= t`` exactly when
+    ``s >= _float32_at_or_above(t)``, so float32 comparisons decide as float64 ones do.
+
+    >>> s = np.float32(0.3)
+    >>> t = float(s) + 1e-12  # just above s: float32(t) rounds back to s, which would pass s >= t
+    >>> bool(np.float64(s) >= t), bool(s >= np.float32(t)), bool(s >= _float32_at_or_above([t])[0])
+    (False, True, False)
+    """
+    wide = np.asarray(values, np.float64)
+    narrow = wide.astype(np.float32)
+    below = narrow.astype(np.float64) < wide
+    narrow[below] = np.nextafter(narrow[below], np.float32(np.inf))
+    return narrow
+
+
 @keras.saving.register_keras_serializable(package="imbalance")
 class ThresholdLayer(keras.layers.Layer):
     """Scores in, decisions out: ``score >= threshold`` as a serializable Keras layer (no weights).
@@ -27,9 +52,10 @@ class ThresholdLayer(keras.layers.Layer):
 
     ``thresholds`` are on the scale of the input: logits when the model outputs logits (``from_logits=True``;
     binary and multi-label compare the logits directly, multi-class applies a softmax first). The comparison runs
-    in float64 (float32 scores convert exactly), so decisions equal :meth:`ThresholdTuner.predict` on the same
-    scores; for multi-class logits the softmax may differ from numpy's in the last bit, which matters only for a
-    probability equal to the threshold. Outputs are int32. Usually built by :meth:`ThresholdTuner.to_layer`.
+    in float64 (float32 scores convert exactly; on JAX without x64, in float32 against the smallest float32 at or
+    above each threshold, which decides the same), so decisions equal :meth:`ThresholdTuner.predict` on the same
+    scores; for multi-class logits the softmax may differ from numpy's in the last bit (float32's on JAX without
+    x64), which matters only for a probability equal to the threshold. Outputs are int32. Usually built by :meth:`ThresholdTuner.to_layer`.
 
     >>> layer = ThresholdLayer([0.3, 0.7], task="multilabel")
     >>> layer(np.array([[0.5, 0.5], [0.2, 0.9]], "float32")).numpy().tolist()
@@ -42,7 +68,7 @@ class ThresholdLayer(keras.layers.Layer):
     def __init__(self, thresholds: float | Sequence[float], task: str = "binary", class_id: int | None = None,
                  from_logits: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("trainable", False)
-        kwargs.setdefault("dtype", "float64")  # float32 scores convert exactly; no autocast to float32
+        kwargs.setdefault("dtype", _wide_dtype())  # float32 scores convert exactly; no autocast to float32
         super().__init__(**kwargs)
         values = [float(v) for v in np.ravel(np.asarray(thresholds, dtype=np.float64))]
         if task not in TASKS:
@@ -76,15 +102,17 @@ class ThresholdLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, scores: Any) -> Any:
-        x = ops.cast(scores, "float64")
+        dtype = _wide_dtype()
+        x = ops.cast(scores, dtype)
+        t = ops.convert_to_tensor(np.asarray(self.thresholds, np.float64) if dtype == "float64"
+                                  else _float32_at_or_above(self.thresholds))
         if self.task == "multiclass":
             probs = ops.softmax(x, axis=-1) if self.from_logits else x
             k = self.class_id
-            passes = probs[..., k] >= ops.convert_to_tensor(self.thresholds[0], "float64")
+            passes = probs[..., k] >= t[0]
             mask = ops.one_hot(k, ops.shape(probs)[-1], dtype="bool")
-            others = ops.argmax(ops.where(mask, ops.convert_to_tensor(-np.inf, "float64"), probs), axis=-1)
+            others = ops.argmax(ops.where(mask, ops.convert_to_tensor(-np.inf, dtype), probs), axis=-1)
             return ops.cast(ops.where(passes, k, others), "int32")
-        t = ops.convert_to_tensor(np.asarray(self.thresholds, np.float64))
         if self.task == "binary":
             t = t[0]
         return ops.cast(x >= t, "int32")
