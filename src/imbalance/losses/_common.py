@@ -4,7 +4,6 @@ names are imported here too, so the losses keep one import line)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import keras

@@ -24,6 +24,7 @@ __all__ = [
     "geometric_mean_from_counts",
     "matthews_from_counts",
     "pr_curve_from_histogram",
+    "predicted_counts",
     "score_histogram",
 ]
 
@@ -54,6 +55,22 @@ def confusion_counts(truth: Any, decisions: Any, weight: Any = None) -> Any:
         ops.sum(weighted_truth, axis=0),
         total,
     ])
+
+
+def predicted_counts(truth: Any, decisions: Any, weight: Any = None) -> Any:
+    """The first two rows of :func:`confusion_counts` only, ``[true positives, predicted positives]`` per column,
+    shape ``(2, C)``: what a second decision rule on the same labels adds.
+
+    >>> import numpy as np
+    >>> counts = predicted_counts(np.array([[1.0], [0.0], [1.0]]), np.array([[1.0], [1.0], [0.0]]))
+    >>> ops.convert_to_numpy(counts).ravel().tolist()
+    [1.0, 2.0]
+    """
+    truth = ops.convert_to_tensor(truth)
+    decisions = ops.cast(decisions, truth.dtype)
+    if weight is not None:
+        decisions = decisions * (weight * ops.ones_like(truth[:, :1]))
+    return ops.stack([ops.sum(truth * decisions, axis=0), ops.sum(decisions, axis=0)])
 
 
 # --- scores from counts (pure functions of the accumulated state) ---------------------------------------------
