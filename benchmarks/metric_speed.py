@@ -72,7 +72,10 @@ class Case:
 def _cases() -> tuple[Case, ...]:
     counts = ("builds the 0/1 decisions, then three column sums (TP, TP+FP, TP+FN) and a total, stacked into one "
               "(4, K) state variable, where Keras' `Precision` / `Recall` keep two scalar sums")
-    argmax = " (multi-class: a `top_k` and a one-hot instead of a threshold)"
+    argmax = (" (multi-class: a `top_k` and a one-hot instead of a threshold; and because the labels are a one-hot "
+              "*matrix*, a second count of the per-element decisions at 0.5 and a row-sum check, so that a multi-hot "
+              "matrix given without `multi_label=True` gives the multi-label value instead of an argmax — class ids "
+              "or `multi_label=True` skip it)")
     curve = ("computes a bucket index per score (clip, multiply, floor, cast, and the label folded into the index) "
              "and one 1-D `segment_sum` into a (K × 200 × 2) histogram, where Keras' `Precision` compares each "
              "score with one threshold and sums; Keras' own curve metrics do more (a cumulative sum over the 200 "
@@ -83,7 +86,8 @@ def _cases() -> tuple[Case, ...]:
         Case("Precision(class_id=0, threshold=0.3)", lambda M, ml: M.Precision(class_id=0, threshold=0.3),
              "keras Precision(class_id=0, thresholds=0.3)",
              lambda k, ml: k.metrics.Precision(class_id=0, thresholds=0.3),
-             "thresholds one column and counts it", tasks=("multiclass",)),
+             "thresholds one column and counts it, and counts it again per element with the row-sum check of a "
+             "one-hot label matrix (see `Precision()`)", tasks=("multiclass",)),
         Case("Recall()", lambda M, ml: M.Recall(multi_label=ml), "keras Recall", lambda k, ml: k.metrics.Recall(),
              counts + argmax),
         Case("FBetaScore(average='macro')", lambda M, ml: M.FBetaScore(multi_label=ml),
