@@ -372,12 +372,11 @@ class _ConfusionMetric(_StreamingMetric):
     def result(self) -> Any:
         if self._layout is None:
             return ops.convert_to_tensor(0.0, dtype=self.dtype)
-        score = self._score(ops.convert_to_tensor(self.counts), self._single_label)
-        if self._either:
-            counts = ops.convert_to_tensor(self.counts)
-            multi_hot = self._score(ops.concatenate([ops.convert_to_tensor(self.multi_hot_counts), counts[2:]]),
-                                    False)
-            score = ops.where(self._read_as_multi_hot(), multi_hot, score)
+        counts = ops.convert_to_tensor(self.counts)
+        score = self._score(counts, self._single_label)
+        if self._either:  # the per-element reading: its TP and predicted positives, the shared truth counts
+            per_element = ops.concatenate([ops.convert_to_tensor(self.multi_hot_counts), counts[2:]])
+            score = ops.where(self._read_as_multi_hot(), self._score(per_element, False), score)
         return self._logged(score, [self.class_id] if self.class_id is not None else self._columns())
 
     def _score(self, counts: Any, single_label: bool) -> Any:
