@@ -51,9 +51,10 @@ def value_and_gradient(fn: Callable[[Any], Any], x: np.ndarray) -> tuple[float, 
     if BACKEND == "torch":
         import torch
 
-        z = torch.tensor(x.astype(np.float32) if x.dtype == "bfloat16" else x, requires_grad=False)
-        if x.dtype == "bfloat16":
-            z = z.to(torch.bfloat16)
+        if x.dtype == "bfloat16":  # numpy's bfloat16 (ml_dtypes) has no torch counterpart to convert from
+            z = torch.from_numpy(x.astype(np.float32)).to(torch.bfloat16)
+        else:
+            z = torch.from_numpy(np.ascontiguousarray(x))
         z.requires_grad_(True)
         value = fn(z)
         value.backward()

@@ -55,7 +55,8 @@ class ThresholdLayer(keras.layers.Layer):
     in float64 (float32 scores convert exactly; on JAX without x64, in float32 against the smallest float32 at or
     above each threshold, which decides the same), so decisions equal :meth:`ThresholdTuner.predict` on the same
     scores; for multi-class logits the softmax may differ from numpy's in the last bit (float32's on JAX without
-    x64), which matters only for a probability equal to the threshold. Outputs are int32. Usually built by :meth:`ThresholdTuner.to_layer`.
+    x64), which matters only for a probability equal to the threshold. Outputs are int32. Usually built by
+    :meth:`ThresholdTuner.to_layer`.
 
     >>> layer = ThresholdLayer([0.3, 0.7], task="multilabel")
     >>> layer(np.array([[0.5, 0.5], [0.2, 0.9]], "float32")).numpy().tolist()
