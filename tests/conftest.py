@@ -5,6 +5,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# compare() runs in this process unless a test asks for workers: pytest-xdist already gives each core a process,
+# and a pool per call would spend the suite's time starting workers (tests/test_parallel.py tests the pools).
+os.environ.setdefault("IMBALANCE_WORKERS", "1")
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder):

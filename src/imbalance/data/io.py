@@ -39,7 +39,8 @@ most frequent value for categories).
 
 Every problem with the data raises :class:`DataError` (a ``ValueError``) with a one-line message that names the
 file, the line (text files: 1-based, the header is line 1, blank lines counted) or the row (Parquet and NPZ:
-0-based), the column and the value. :meth:`Table.split` gives stratified train/validation/test indices.
+0-based), the column and the value; so do a damaged or truncated file (``.gz``, ``.bz2``, ``.xz``, NPZ), an unknown
+``encoding`` and a header naming a column twice. :meth:`Table.split` gives stratified train/validation/test indices.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "transactions.csv")
@@ -71,6 +72,8 @@ import math
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -89,6 +92,8 @@ __all__ = ["DataError", "DataFileNotFoundError", "SUPPORTED_EXTENSIONS", "Table"
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".npz", ".dat")
 _COMPRESSIONS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _TEXT_EXTENSIONS = (".csv", ".tsv", ".tab")
+# Reading a damaged file: BadGzipFile, corrupt bz2 (OSError), deflate (zlib.error), xz (LZMAError); truncated: EOFError
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
 ID_LIKE_MIN = 50  # a categorical column with more distinct values than this and than half its rows: a warning
 NUMERIC_SHARE = 0.9  # a column with at least this share of numbers (and some non-numbers) is numeric with garbage
 _MISSING = ("?", "<null>")  # missing-value markers of UCI/KEEL files, on top of pandas' defaults ("", "NA", ...)
@@ -264,7 +269,8 @@ def load_table(
     Raises:
         DataError: unsupported extension (lists the supported ones), missing file (a ``FileNotFoundError`` too),
             empty file, a target or feature column that does not exist (lists the columns), a missing target value,
-            a target with one class, a numeric column holding text, a malformed line — naming file, line, column.
+            a target with one class, a numeric column holding text, a malformed line, a column named twice, a
+            damaged or truncated compressed file, an unknown encoding — naming file, line, column.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "tags.tsv")
@@ -279,14 +285,17 @@ def load_table(
     ext, compression = _extension(path)
     if ext not in SUPPORTED_EXTENSIONS or (compression and ext not in _TEXT_EXTENSIONS):
         shown = "".join(path.suffixes[-2:]) if compression else path.suffix
-        raise DataError(
-            f"Unsupported file type {shown or '(none)'!r} for {name}; supported: {', '.join(SUPPORTED_EXTENSIONS)} "
-            "(CSV/TSV may be compressed: .gz, .bz2, .xz)"
-        )
+        raise DataError(f"Unsupported file type {shown or '(none)'!r} for {name}; supported: "
+                        f"{', '.join(SUPPORTED_EXTENSIONS)} (CSV/TSV may be compressed: .gz, .bz2, .xz)")
     if not path.exists():
         raise DataFileNotFoundError(f"File not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a data file")
+    try:
+        "".encode(encoding)  # refuses unknown names and codecs that are not text encodings (base64, rot13)
+    except (LookupError, TypeError):
+        raise DataError(f"Unknown text encoding {encoding!r} for {name}; pass a codec name such as 'utf-8', "
+                        "'latin-1' or 'cp1252'") from None
     targets = _check_target_arg(target)
     features = _check_names("features", features)
     categorical = _check_names("categorical", categorical) or []
@@ -305,8 +314,7 @@ def load_table(
     else:
         frame, where, targets, declared, inputs = _read_keel(path, encoding, targets)
         categorical = list(categorical) + [c for c in declared if c not in categorical]
-        if features is None and inputs:
-            features = inputs
+        features = inputs if features is None and inputs else features
     return _build(frame, where, name, path, targets, features, categorical)
 
 
@@ -376,8 +384,25 @@ def _decode_error(name: str, error: UnicodeDecodeError, encoding: str) -> DataEr
     )
 
 
+def _unreadable(name: str, compression: str | None, error: BaseException) -> DataError:
+    """One line for a file that cannot be read: a damaged or truncated compressed stream, an OS error."""
+    text, kind = (str(error).strip() or type(error).__name__).splitlines()[0], _pandas_compression(compression)
+    if kind is None:
+        return DataError(f"Cannot read {name}: {text}")
+    why = "ends early: the file is truncated" if isinstance(error, EOFError) else f"is damaged (or not {kind} at all)"
+    return DataError(f"Cannot read {name}: its {kind} data {why} ({text})")
+
+
+def _check_twice(columns: Sequence[str], name: str) -> None:  # a column named twice: both positions, 1-based
+    twice = next((c for i, c in enumerate(columns) if c and c in columns[:i]), None)
+    if twice is not None:
+        first, second = [i + 1 for i, c in enumerate(columns) if c == twice][:2]
+        raise DataError(f"The header of {name} names two columns {twice!r} (columns {first} and {second}); rename one")
+
+
 def _csv_header(path: Path, ext: str, compression: str | None, encoding: str) -> tuple[list[str], str]:
-    """The column names and the separator (``;`` for a .csv whose header has ``;`` but no comma)."""
+    """The column names and the separator (``;`` for a .csv whose header has ``;`` but no comma); a name given twice
+    is refused from the header line itself (pandas renames the second ``a`` to ``a.1``)."""
     name = path.name
     sep = "," if ext == ".csv" else "\t"
     try:
@@ -389,17 +414,21 @@ def _csv_header(path: Path, ext: str, compression: str | None, encoding: str) ->
                     break
     except UnicodeDecodeError as error:
         raise _decode_error(name, error, encoding) from None
-    except (OSError, EOFError, lzma.LZMAError) as error:
-        raise DataError(f"Cannot read {name}: {error}") from None
+    except _READ_ERRORS as error:
+        raise _unreadable(name, compression, error) from None
     if not first:
         raise DataError(f"{name} is empty")
     if sep == "," and "," not in first and ";" in first:
         sep = ";"
-    try:  # pandas' own reading of the header, so that names (duplicates renamed "a.1") match the full read
+    _check_twice([n.strip() for n in next(csv.reader([first.rstrip("\r\n")], delimiter=sep, skipinitialspace=True))],
+                 name)
+    try:  # pandas' own reading of the header, so that names match the full read
         header = pd.read_csv(path, sep=sep, encoding=encoding, skipinitialspace=True, nrows=0,
                              compression=_pandas_compression(compression)).columns
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"Cannot parse the header of {name}: {str(error).strip().splitlines()[0]}") from None
+    except _READ_ERRORS as error:
+        raise _unreadable(name, compression, error) from None
     return [str(h) for h in header], sep
 
 
@@ -409,10 +438,6 @@ def _read_csv(path: Path, ext: str, compression: str | None, encoding: str, targ
     raw, sep = _csv_header(path, ext, compression, encoding)
     columns = [c.strip() for c in raw]
     raw_of = dict(zip(columns, raw))
-    if len(raw_of) < len(columns):
-        twice = next(c for c in columns if columns.count(c) > 1)
-        first, second = [i + 1 for i, c in enumerate(columns) if c == twice][:2]
-        raise DataError(f"The header of {name} names two columns {twice!r} (columns {first} and {second}); rename one")
     for column in targets + (features or []):
         if column not in raw_of:
             raise _not_found(column, name, columns)
@@ -428,8 +453,14 @@ def _read_csv(path: Path, ext: str, compression: str | None, encoding: str, targ
         raise _decode_error(name, error, encoding) from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty") from None
+    except _READ_ERRORS as error:
+        raise _unreadable(name, compression, error) from None
     except pd.errors.ParserError as error:
-        wide = next(((line, n) for line, n in _record_lines(path, compression, encoding, sep) if n > len(raw)), None)
+        try:  # a malformed line before the damage of a damaged compressed file
+            wide = next(((line, n) for line, n in _record_lines(path, compression, encoding, sep)
+                         if n > len(raw)), None)
+        except _READ_ERRORS as read_error:
+            raise _unreadable(name, compression, read_error) from None
         if wide is not None:
             raise DataError(
                 f"{name}, line {wide[0]}: expected {len(raw)} fields (as in the header), found {wide[1]}"
@@ -483,6 +514,7 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, Callable[[int], str]]:
     except Exception as error:  # engines raise their own error types for corrupt files
         raise DataError(f"Cannot read {name} as Parquet: {str(error).strip().splitlines()[0]}") from None
     frame.columns = [str(c) for c in frame.columns]
+    _check_twice(list(frame.columns), name)
     if frame.shape[1] == 0:
         raise DataError(f"{name} is empty")
     if len(frame) == 0:
@@ -494,6 +526,9 @@ def _read_npz(path: Path, targets: list[str] | None) -> tuple[pd.DataFrame, Call
     """An NPZ file: ``x`` + ``y`` (labels decided here) or one 1-D array per column (labels decided as for CSV).
     The last item is ``(y, class_names, task)`` for the ``x``/``y`` form, else None."""
     name = path.name
+    damaged = "a damaged or truncated file, or not written by numpy.savez?"
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"Cannot read {name} as NPZ: it is not a zip archive ({damaged})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -504,8 +539,8 @@ def _read_npz(path: Path, targets: list[str] | None) -> tuple[pd.DataFrame, Call
                 "strings, e.g. np.asarray(column, dtype=str)"
             ) from None
         raise DataError(f"Cannot read {name} as NPZ: {error}") from None
-    except (OSError, EOFError) as error:
-        raise DataError(f"Cannot read {name} as NPZ: {error}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataError(f"Cannot read {name} as NPZ: {error} ({damaged})") from None
     if not arrays:
         raise DataError(f"{name} is empty (no arrays)")
     where = lambda row: f"row {row}"  # noqa: E731
@@ -544,8 +579,7 @@ def _npz_xy(name: str, arrays: dict[str, np.ndarray], label_key: str, where: Cal
     """Features from ``x``; labels from ``y``: numeric ids and indicator matrices are kept as they are (read by
     :mod:`imbalance.labels`), text labels follow the table rules."""
     x, y = arrays["x"], arrays[label_key]
-    if x.ndim == 1:
-        x = x.reshape(-1, 1)
+    x = x.reshape(-1, 1) if x.ndim == 1 else x
     if x.ndim != 2:
         raise DataError(
             f"{name}: 'x' must be 2-D (rows, features) for a table; it has shape {x.shape} (pass image arrays "
@@ -559,8 +593,7 @@ def _npz_xy(name: str, arrays: dict[str, np.ndarray], label_key: str, where: Cal
         raise DataError(f"{name} has arrays but no rows")
     feature_names = _npz_names(arrays, "feature_names", x.shape[1], [f"x{i}" for i in range(x.shape[1])], name)
     frame = pd.DataFrame({f: _npz_column(x[:, i]) for i, f in enumerate(feature_names)})
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
     if y.dtype.kind not in "biuf":  # text labels: the same rules as a table column
         ids, class_names = _single_target(pd.Series(_npz_column(y)), label_key, name, where)
         return frame, (ids, class_names, inspect_labels(ids).task)
@@ -653,6 +686,7 @@ def _read_keel(path: Path, encoding: str, targets: list[str] | None
         raise DataError(f"{name} has no @data line; is it a KEEL .dat file?")
     if not rows:
         raise DataError(f"{name} has a header but no data rows")
+    _check_twice(attributes, name)
     frame = pd.DataFrame(rows, columns=attributes, dtype=object).replace(list(_MISSING) + [""], np.nan)
     where = lambda row: f"line {lines[row]}"  # noqa: E731
     for attr in attributes:
@@ -683,23 +717,15 @@ def _build(frame: pd.DataFrame, where: Callable[[int], str], name: str, path: Pa
            labels: tuple[np.ndarray, list[str], str] | None = None) -> Table:
     """Labels (unless already decided: ``labels``) and typed features from a frame of raw values."""
     columns = list(frame.columns)
-    for column in targets if labels is None else []:
+    for column in [*(targets if labels is None else []), *(features or []), *categorical]:
         if column not in columns:
             raise _not_found(column, name, columns)
-    if features is None:
-        features = [c for c in columns if c not in targets]
-    else:
-        for column in features:
-            if column not in columns:
-                raise _not_found(column, name, columns)
-        overlap = [c for c in features if c in targets]
-        if overlap:
-            raise DataError(f"Column {overlap[0]!r} of {name} is both a target and a feature")
+    overlap = [c for c in features or [] if c in targets]
+    if overlap:
+        raise DataError(f"Column {overlap[0]!r} of {name} is both a target and a feature")
+    features = [c for c in columns if c not in targets] if features is None else features
     if not features:
         raise DataError(f"{name} has no feature columns besides the target {_target_text(targets)}")
-    for column in categorical:
-        if column not in columns:
-            raise _not_found(column, name, columns)
 
     if labels is not None:
         y, class_names, task = labels
@@ -766,10 +792,8 @@ def _single_target(column: pd.Series, target: str, name: str, where: Callable[[i
     classes, ids, counts = np.unique(values.astype(str), return_inverse=True, return_counts=True)
     classes = [str(c) for c in classes]
     if len(classes) < 2:
-        raise DataError(
-            f"Target column {target!r} in {name} has a single class ({classes[0]!r} in all {len(values)} rows); "
-            "a classifier needs at least two classes"
-        )
+        raise DataError(f"Target column {target!r} in {name} has a single class ({classes[0]!r} in all "
+                        f"{len(values)} rows); a classifier needs at least two classes")
     numbers = pd.to_numeric(pd.Series(classes), errors="coerce").to_numpy(dtype=np.float64)
     all_numeric = bool(np.all(np.isfinite(numbers)))
     if all_numeric and not np.all(numbers == np.round(numbers)):
@@ -779,10 +803,7 @@ def _single_target(column: pd.Series, target: str, name: str, where: Callable[[i
             f"{name}, {where(row)}: target column {target!r} holds {bad!r}; class labels must be whole numbers or "
             f"text ({len(classes)} distinct values: is it a continuous column?)"
         )
-    if all_numeric:
-        order = sorted(range(len(classes)), key=lambda k: numbers[k])
-    else:
-        order = sorted(range(len(classes)), key=lambda k: classes[k])
+    order = sorted(range(len(classes)), key=lambda k: numbers[k] if all_numeric else classes[k])
     if len(classes) == 2:
         lowered = {classes[k].lower() if not all_numeric else str(int(numbers[k])) for k in order}
         if lowered in _PAIRS:
@@ -811,14 +832,11 @@ def _indicator(column: pd.Series, target: str, name: str, where: Callable[[int],
         )
     distinct = set(lowered.tolist())
     if len(distinct) == 2 and distinct not in _PAIRS and not distinct <= {"0", "1", "0.0", "1.0"}:
-        raise DataError(
-            f"Target column {target!r} in {name} mixes label spellings {sorted(distinct)!r}; use one pair such as 0/1"
-        )
+        raise DataError(f"Target column {target!r} in {name} mixes label spellings {sorted(distinct)!r}; use one "
+                        "pair such as 0/1")
     if mapped.min() == mapped.max():
-        raise DataError(
-            f"Target column {target!r} in {name} is {int(mapped[0])} in all {len(mapped)} rows; a label needs rows "
-            "with 0 and rows with 1 (drop the column)"
-        )
+        raise DataError(f"Target column {target!r} in {name} is {int(mapped[0])} in all {len(mapped)} rows; a label "
+                        "needs rows with 0 and rows with 1 (drop the column)")
     return mapped
 
 

@@ -38,7 +38,8 @@ class RunRecord(Mapping):
     (``"validation"`` | ``"cv"``), row counts, ``threshold`` and how it was chosen (``threshold_note``).
     Scores on test at the tuned decision: ``objective``, ``precision``, ``recall``, ``fbeta``, ``held`` (constraint
     objectives), ``pr_auc``, ``balanced_accuracy``, ``confusion``, ``per_class``, ``pr_curve``; the same at the
-    untuned decision in the ``untuned_*`` fields. ``decision`` is set on candidate records only.
+    untuned decision in the ``untuned_*`` fields. ``decision`` is set on candidate records only. A run that raised
+    has ``error`` (and no scores); ``attempts`` counts the tries of a run whose worker died under it.
 
     Records read like the dicts they were before (``r["objective"]``, ``r.get("held")``); a field that is
     ``None`` and optional reads as absent.
@@ -79,6 +80,8 @@ class RunRecord(Mapping):
     untuned_positives_per_row: float | None = None
     diagnosis: dict[str, Any] | None = None
     decision: str | None = None
+    error: str | None = None  # a run that raised: the exception; it has no scores and is retried on resume
+    attempts: int | None = None  # tries it took when a worker died under it (absent: the first)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer file, kept for the round trip
 
     #: Fields written even when ``None`` (``seen_counts``: the strategy saw the data as it is); any other field

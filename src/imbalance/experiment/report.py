@@ -50,10 +50,13 @@ def _png(fig: Any) -> str:
 
 def _first_runs(results: "Results", candidates: bool = False) -> dict[str, dict[str, Any]]:
     """Each strategy's (or with ``candidates``, each candidate's) run on the first unit (seed 0, fold 0), or its
-    first run."""
+    first run; strategies with a failed run are left out."""
     first: dict[str, dict[str, Any]] = {}
+    failed = {r.strategy for r in results.failed}  # left out of the verdict and the table: out of the figures too
     for r in results.candidate_runs if candidates else results.runs:
         s = r["strategy"]
+        if s.split("@")[0] in failed:
+            continue
         if s not in first or (r["seed"], r["fold"]) < (first[s]["seed"], first[s]["fold"]):
             first[s] = r
     return first
@@ -230,6 +233,17 @@ def _runs_table(results: "Results") -> str:
     return "\n".join(out)
 
 
+def _failed_table(results: "Results") -> str:
+    """The runs that raised, with their errors (empty when none did)."""
+    if not results.failed:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(r.strategy)}</td><td>{r.seed}</td><td>{r.fold}</td>"
+                   f"<td><code>{html.escape(str(r.error))}</code></td></tr>" for r in results.failed)
+    return ("<h2>Failed runs</h2><p>These runs raised; their strategies are left out of the verdict. Re-running the "
+            "same command retries them and keeps every finished run.</p><table><tr><th>strategy</th><th>seed</th>"
+            f"<th>fold</th><th>error</th></tr>{rows}</table>")
+
+
 def render_report(results: "Results") -> str:
     """The report as one HTML string (images embedded)."""
     d = results.data
@@ -256,6 +270,7 @@ def render_report(results: "Results") -> str:
         + ("; <i>held</i> = fraction of units where the constraint held on test"
            if results.objective.is_constraint else "")
         + ". PR-AUC is the average precision of the scores (threshold-free).</p>",
+        _failed_table(results),
         "<h2>Precision-recall curves</h2>",
         f"<img alt='precision-recall curves' src='{_pr_figure(results, first)}'>",
         "<h2>Confusion matrices</h2>",

@@ -43,6 +43,7 @@ class Results:
     objective: Objective
     models: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    failed: list[RunRecord] = field(default_factory=list)  # runs that raised (``error``): no scores, retried on resume
 
     @property
     def goal(self) -> Objective:
@@ -57,10 +58,25 @@ class Results:
 
     @property
     def candidates(self) -> list[Candidate]:
-        """Every (strategy, decision rule) the verdict chooses from: ``"s"`` (tuned) and ``"s@0.5"``."""
+        """Every (strategy, decision rule) the verdict chooses from: ``"s"`` (tuned) and ``"s@0.5"``; a strategy
+        with a failed run is left out (comparing it on the units it has would not be paired)."""
         rule = self.decision_rule
-        return [c for s in self.config.strategies
+        failed = {r.strategy for r in self.failed}
+        return [c for s in self.config.strategies if s not in failed
                 for c in ((Candidate(s), Candidate(s, rule)) if rule else (Candidate(s),))]
+
+    @property
+    def failures(self) -> str:
+        """One sentence on the runs that failed (empty when none did): which strategy, how many units, the error."""
+        if not self.failed:
+            return ""
+        units = len({(r.seed, r.fold) for r in self.runs} | {(r.seed, r.fold) for r in self.failed})
+        parts = []
+        for s in dict.fromkeys(r.strategy for r in self.failed):
+            mine = [r for r in self.failed if r.strategy == s]
+            parts.append(f"{s} failed in {len(mine)} of {units} units ({mine[0].error})")
+        return ("Left out of the verdict: " + "; ".join(parts) + ". Re-run the same command to retry the failed "
+                "runs; the finished ones are kept.")
 
     @property
     def candidate_runs(self) -> list[RunRecord]:
@@ -88,8 +104,13 @@ class Results:
         costs = {str(c): (STRATEGIES[c.strategy].cost if c.strategy in STRATEGIES else 99) + (0.0 if c.tuned else 0.5)
                  for c in self.candidates}
         measured = self.data.task == "binary" and self.objective.kind == "fbeta" and self.objective.beta == 1
-        return verdict(self.candidate_runs, list(costs), self.higher_is_better, costs,
-                       preference=BINARY_F1_ORDER if measured else None)
+        if not costs:
+            raise RuntimeError(f"No strategy finished every run, so there is nothing to compare. {self.failures}")
+        found = verdict(self.candidate_runs, list(costs), self.higher_is_better, costs,
+                        preference=BINARY_F1_ORDER if measured else None)
+        if self.failed:
+            found.reason = f"{found.reason} {self.failures}"
+        return found
 
     @property
     def best(self) -> Candidate:

@@ -13,6 +13,9 @@ The orchestration only; each concept has its own module:
   F-beta and cost objectives, the same models decided at 0.5 / argmax (``"oversample@0.5"``);
 * :mod:`~imbalance.experiment.verdict`: a winner only beyond the noise; for binary data and F1 a tie is broken by
   the order measured on the development suite, otherwise by cost;
+* :mod:`~imbalance.experiment.task` runs one strategy on one unit (:func:`run_unit`), and
+  :mod:`~imbalance.experiment.execution` runs the tasks in this process, in worker processes (``workers``) or as
+  Ray tasks (``ray``), yielding each outcome as it finishes;
 * :mod:`~imbalance.experiment.records`: **results are never lost**: each finished run is appended to
   ``runs.jsonl`` in ``out_dir`` (rewritten to a temporary file and moved into place, so it is never half-written);
   running the same command again skips the runs already there, so an interrupted comparison resumes where it
@@ -24,28 +27,27 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-from imbalance._files import atomic_write_text
+from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance._validation import check_integer
 from imbalance.experiment.candidates import describe_rule, split_candidate
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData, prepare_data
+from imbalance.experiment.execution import Serial, make_engine
 from imbalance.experiment.progress import Progress
-from imbalance.experiment.protocol import Protocol, Unit, out_of_fold, strata, target_count, unit_features
+from imbalance.experiment.protocol import Protocol, out_of_fold
 from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.results import Results
-from imbalance.experiment.scoring import diagnosis, evaluate, tune
-from imbalance.experiment.serving import served_model
-from imbalance.experiment.training import build_mlp, default_batch_size, predict_scores, train_model, train_strategy
+from imbalance.experiment.serving import save_model_atomically
+from imbalance.experiment.task import RunJob, RunOutcome, RunTask, run_unit
+from imbalance.experiment.training import build_mlp, default_batch_size, train_strategy
 from imbalance.thresholds import Objective, parse_objective
 
 __all__ = ["ComparisonData", "Protocol", "Results", "RUNS_FILE", "compare", "prepare_data", "build_mlp",
-           "describe_rule", "out_of_fold", "split_candidate", "train_strategy"]
+           "describe_rule", "out_of_fold", "run_unit", "split_candidate", "train_strategy"]
 
 
 def compare(
@@ -69,6 +71,8 @@ def compare(
     progress: bool = True,
     on_run: Callable[[RunRecord], None] | None = None,
     protocol: Protocol | None = None,
+    workers: int | str | None = "auto",
+    ray: str | None = None,
 ) -> Results:
     """Train the same model under each strategy on the same paired splits; return :class:`Results`.
 
@@ -90,10 +94,17 @@ def compare(
         out_dir: where ``runs.jsonl`` is kept (and resumed from); ``Results.save`` writes the report there.
         progress: show a rich progress bar over runs and epochs.
         on_run: called with each finished run's record (after it is written).
-    """
-    import keras
+        workers: runs at once on this machine, each in its own process pinned to one CPU thread (or one GPU):
+            ``"auto"`` (default) is one per usable core (one per GPU when GPUs are visible), capped by memory, by
+            the runs to do and by the ``IMBALANCE_WORKERS`` environment variable; ``1`` runs everything in this
+            process. The results are the same for any number of workers.
+        ray: ``"local"`` (start a Ray instance here), ``"auto"`` (the running cluster) or a Ray address: every run
+            becomes a Ray task (``pip install 'imbalance[ray]'``); ``workers`` then caps a local instance's CPUs.
 
-    from imbalance.experiment.strategies import resolve
+    A run that raises is recorded as failed (``Results.failed``, with its error) and the comparison goes on; a
+    worker process that dies is replaced and its run redone once.
+    """
+    from imbalance.experiment.strategies import get_strategy, resolve
 
     d = prepare_data(data, target)
     goal = parse_objective(objective)
@@ -118,7 +129,7 @@ def compare(
     out = Path(out_dir) if out_dir is not None else None
     store = RunStore(out / RUNS_FILE) if out is not None else None
     previous = store.read() if store is not None else []
-    kept = [r for r in previous if r.config_id == config.config_id]
+    kept = [r for r in previous if r.config_id == config.config_id and r.error is None]
     others = [r for r in previous if r.config_id != config.config_id]
     done = {(r.strategy, r.seed, r.fold) for r in kept}
     if out is not None:
@@ -126,26 +137,60 @@ def compare(
         atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str) + "\n")
 
     units = proto.units(d, class_id, config.seeds)
-    todo = [(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
-    runs = list(kept)
+    order = {(s, u.seed, u.fold): i for i, (u, s) in enumerate((u, s) for u in units for s in names)}
+    todo = [RunTask(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
+    runs, failed = list(kept), []
     models: dict[str, Any] = {}
-    bar = Progress(progress, total=len(units) * len(names), completed=len(units) * len(names) - len(todo))
-    with bar:
-        for strategy, unit in todo:
-            bar.start_run(f"{strategy} · seed {unit.seed} · fold {unit.fold}", config.epochs)
-            record, served = run_unit(d, goal, config, strategy, unit, model, [bar.epoch_callback()], out)
-            runs.append(record)
+    job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names})
+    bar = Progress(progress, total=len(order), completed=len(order) - len(todo))
+    engine = make_engine(job, workers, ray, len(todo), progress=bar)
+    bar.workers = engine.workers if isinstance(engine, Serial) else max(2, engine.workers or 2)
+    with bar, engine:
+        if todo:
+            bar.note(f"{len(todo)} runs on {engine.describe()}")
+        for outcome in engine.run(todo):
+            record = outcome.record
+            (failed if outcome.failed else runs).append(record)
+            if outcome.task.serves and not outcome.failed:
+                served = _keep_served(outcome, out)
+                if served is not None:
+                    models[record.strategy] = served
             if store is not None:
-                store.write(others + runs)
-            if served is not None:
-                models[strategy] = served
+                by_order = sorted(runs + failed, key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
+                store.write(others + by_order)
             if on_run is not None:
                 on_run(record)
-            bar.finish_run()
-            keras.backend.clear_session(free_memory=False)
-    order = {(s, u.seed, u.fold): i for i, (u, s) in enumerate((u, s) for u in units for s in names)}
+            bar.finish_run(str(outcome.task), failed=outcome.failed)
     runs.sort(key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
-    return Results(runs=runs, config=config, data=d, objective=goal, models=models, out_dir=out)
+    failed.sort(key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
+    return Results(runs=runs, config=config, data=d, objective=goal, models=models, out_dir=out, failed=failed)
+
+
+def _keep_served(outcome: RunOutcome, out: Path | None) -> Any:
+    """The first unit's served model and its rule, written under ``out/models`` and ``out/thresholds`` (atomically);
+    returned as a Keras model when it is in memory or there is no ``out`` to read it from later (else ``None``)."""
+    strategy = outcome.task.strategy
+    model_path = out / "models" / f"{strategy}.keras" if out is not None else None
+    rule_path = out / "thresholds" / f"{strategy}.json" if out is not None else None
+    if outcome.model_bytes is None:  # trained in this process
+        if model_path is not None:
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            save_model_atomically(outcome.served, model_path)
+            if outcome.rule is not None:
+                rule_path.parent.mkdir(parents=True, exist_ok=True)
+                outcome.rule.save(rule_path)
+        return outcome.served
+    import keras
+
+    if model_path is not None:
+        atomic_write_bytes(model_path, outcome.model_bytes)
+        if outcome.rule_json is not None:
+            atomic_write_text(rule_path, outcome.rule_json)
+        return None
+    with tempfile.TemporaryDirectory(prefix="imbalance-served-") as tmp:
+        path = Path(tmp) / f"{strategy}.keras"
+        path.write_bytes(outcome.model_bytes)
+        return keras.models.load_model(path)
 
 
 def _check_class_id(d: ComparisonData, goal: Objective, objective: str, class_id: int | None) -> None:
@@ -159,51 +204,3 @@ def _check_class_id(d: ComparisonData, goal: Objective, objective: str, class_id
             )
     elif class_id is not None:
         raise ValueError(f"`class_id` applies to multi-class data only; this data is {d.task}.")
-
-
-def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strategy: str, unit: Unit,
-             model: Any = "mlp", callbacks: Sequence[Any] = (), out: Path | None = None) -> tuple[RunRecord, Any]:
-    """Train one strategy on one unit, tune the threshold inside the unit's training rows, score its test rows.
-
-    Returns the run's record and, for the first unit (seed 0, fold 0), the served model (else ``None``), which is
-    also saved under ``out/models`` with its threshold under ``out/thresholds`` when ``out`` is given.
-    """
-    from sklearn.model_selection import train_test_split
-
-    started = time.perf_counter()
-    proto = config.protocol
-    x_train, x_test = unit_features(d, unit)
-    y_train, y_test = d.y[unit.train], d.y[unit.test]
-    key = strata(d)[unit.train]
-    seed = unit.train_seed
-    inner = proto.inner(target_count(d, y_train, config.class_id))
-    if inner == "validation":
-        fit_idx, val_idx = train_test_split(np.arange(len(y_train)), test_size=proto.val_size, random_state=seed,
-                                            stratify=key)
-        m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks)
-        fitted = [m]
-        val_scores, val_y = predict_scores(d, m, x_train[val_idx]), y_train[val_idx]
-        test_scores = predict_scores(d, m, x_test)
-    else:
-        fitted, val_scores, test_scores, seen = out_of_fold(d, strategy, x_train, y_train, x_test, key,
-                                                            config.budget, proto.inner_folds, model, seed, callbacks)
-        val_y = y_train
-    rule, threshold_note = tune(d, config.objective, config.class_id, config.confidence, val_y, val_scores)
-    record = RunRecord(
-        config_id=config.config_id, strategy=strategy, seed=unit.seed, fold=unit.fold, outer=unit.outer,
-        inner=inner, train_rows=int(len(y_train)), test_rows=int(len(y_test)), threshold_note=threshold_note,
-        seconds=round(time.perf_counter() - started, 3), train_counts=d.count(y_train).tolist(),
-        seen_counts=None if seen is None else [float(v) for v in np.asarray(seen)],
-        **evaluate(d, goal, config.class_id, rule, y_test, test_scores),
-    )
-    record.diagnosis = diagnosis(d, y_test, test_scores)
-    served = None
-    if unit.seed == 0 and unit.fold == 0:
-        served = served_model(d, fitted, rule)
-        if out is not None:
-            (out / "models").mkdir(parents=True, exist_ok=True)
-            served.save(out / "models" / f"{strategy}.keras")
-            if rule is not None:
-                (out / "thresholds").mkdir(parents=True, exist_ok=True)
-                rule.save(out / "thresholds" / f"{strategy}.json")
-    return record, served
