@@ -438,8 +438,8 @@ def balanced_dataset(
 
     Raises:
         ValueError: for ``batch_size <= 0``, ``x`` / ``sample_weight`` whose rows do not match ``y``, invalid
-            labels, an unknown ``target`` or ``method``, target fractions that do not sum to 1 or name a class
-            absent from the data.
+            labels, labels of one class only, an unknown ``target`` or ``method``, target fractions that do not sum
+            to 1 or name a class absent from the data.
 
     >>> import numpy as np
     >>> x = {"a": np.zeros((6, 2), "float32"), "b": np.arange(6)}
@@ -468,6 +468,13 @@ def balanced_dataset(
         if weights.dtype.kind not in "fiu" or not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError("`sample_weight` must hold finite numbers >= 0.")
     plan = sampling_plan(y_arr, target, method, num_classes=num_classes, epoch_size=epoch_size)
+    present = np.flatnonzero(plan.class_counts)
+    if plan.task != "multilabel" and present.size < 2:
+        raise ValueError(
+            f"`y` holds one class only (class {int(present[0])} in all {n} rows): there is nothing to balance, and "
+            "a classifier trained on it never predicts another class. Check the labels (did a split or a filter "
+            "drop the other classes?)."
+        )
     make_indices = (_multilabel_indices(plan) if plan.task == "multilabel"
                     else _single_label_indices(plan, to_class_ids(y_arr, num_classes=num_classes)))
     steps = plan.steps_per_epoch(batch_size)
