@@ -17,7 +17,7 @@ import numpy as np
 
 from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
 
-__all__ = ["ComparisonData", "demo_names", "from_arrays", "prepare_data"]
+__all__ = ["ComparisonData", "check_two_classes", "demo_names", "from_arrays", "prepare_data"]
 
 
 @dataclass
@@ -130,4 +130,28 @@ def from_arrays(name: str, x: Any, y: Any, task: str | None = None,
     info = inspect_labels(y, task=task)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
     names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
+    check_two_classes(ids, info.task, names)
     return ComparisonData(name=name, x=x, y=ids, task=info.task, num_classes=info.num_classes, class_names=names)
+
+
+def check_two_classes(y: np.ndarray, task: str, class_names: Sequence[str]) -> None:
+    """The rule a table's target follows (:func:`imbalance.data.load_table`), for labels given as arrays: rows of at
+    least two classes, and every label of multi-label data both positive and negative somewhere.
+
+    >>> check_two_classes(np.zeros(5, np.int64), "binary", ["0", "1"])
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` holds a single class (class 0 in all 5 rows); a classifier needs rows of at least two classes.
+    """
+    counts = count_labels(y, task, len(class_names))
+    rows = len(y)
+    if task == "multilabel":
+        constant = (counts == 0) | (counts == rows)
+        if constant.any():
+            j = int(np.argmax(constant))
+            raise ValueError(f"Label {class_names[j]!r} of `y` is {int(counts[j] > 0)} in all {rows} rows; a label "
+                             "needs rows with 0 and rows with 1 (drop the column).")
+    elif np.count_nonzero(counts) < 2:
+        only = class_names[int(np.argmax(counts))]
+        raise ValueError(f"`y` holds a single class (class {only} in all {rows} rows); a classifier needs rows of at "
+                         "least two classes.")

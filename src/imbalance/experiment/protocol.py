@@ -8,6 +8,11 @@
   validation split (``val_size``) or, when that split would hold fewer than ``min_positives`` positives, on
   out-of-fold scores of ``inner_folds`` models trained on the rest (the unit's test scores are then the mean of
   those models): :func:`out_of_fold`.
+* **Enough rows, checked before anything is trained.** Every class that matters (both classes of binary data, the
+  ``class_id`` of multi-class data, else every class; every label of multi-label data) needs
+  :meth:`Protocol.minimum_rows` rows: one in each of the ``folds`` test folds and ``inner_folds`` in each outer
+  training part. :meth:`Protocol.units` refuses data with fewer, and any unit whose test part would miss such a
+  class or whose training part could not place its threshold, in one line saying what to change.
 
 Everything here works on labels and row indices; features are only indexed by :func:`unit_features`.
 
@@ -29,7 +34,8 @@ from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.training import Budget, predict_scores, train_model
 from imbalance.splits import stratify_key
 
-__all__ = ["Protocol", "Unit", "out_of_fold", "strata", "target_count", "unit_features"]
+__all__ = ["Protocol", "Unit", "check_confidence", "out_of_fold", "relevant_classes", "strata", "target_count",
+           "unit_features"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,46 @@ class Protocol:
         check_fraction("val_size", self.val_size)
         check_integer("min_positives", self.min_positives, 0)
 
+    def minimum_rows(self) -> int:
+        """Rows of each class that matters the protocol needs: ``max(folds, ceil(inner_folds * folds / (folds - 1)))``.
+
+        Stratified folds put ``floor(n / folds)`` or ``ceil(n / folds)`` of a class's ``n`` rows in each test fold, so
+        every test fold holds one when ``n >= folds``; each outer training part then keeps ``n - ceil(n / folds)``,
+        which must be at least ``inner_folds`` for the out-of-fold threshold (one row in each inner fold).
+
+        >>> Protocol().minimum_rows(), Protocol(folds=2).minimum_rows(), Protocol(folds=5, inner_folds=3).minimum_rows()
+        (3, 4, 5)
+        """
+        return max(self.folds, -(-self.inner_folds * self.folds // (self.folds - 1)))
+
+    def check(self, d: ComparisonData, class_id: int | None) -> None:
+        """Refuse data with fewer than :meth:`minimum_rows` rows of a class that matters (the one with the fewest
+        rows is named, with what to change).
+
+        >>> from imbalance.experiment.data import from_arrays
+        >>> Protocol().check(from_arrays("toy", [[0.0]] * 300, [1] * 2 + [0] * 298), None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: class 1 has 2 rows; compare needs at least 3 (one in each of the folds=3 test folds, ...
+        """
+        counts = d.counts
+        need = self.minimum_rows()
+        short = [c for c in relevant_classes(d, class_id) if counts[c] < need]
+        if short:
+            c = min(short, key=lambda k: counts[k])
+            what, rows = _describe(d, c, int(counts[c]))
+            raise ValueError(f"{what} has {rows}; compare needs at least {need} (one in each of the folds={self.folds} "
+                             f"test folds, and inner_folds={self.inner_folds} in each training part to choose the "
+                             f"threshold out of fold): add rows of {what}, or lower folds / inner_folds (each at least "
+                             "2).")
+
     def units(self, d: ComparisonData, class_id: int | None, seeds: int) -> list["Unit"]:
-        """Every evaluation unit of ``seeds`` seeds, in order (seed, then fold)."""
+        """Every evaluation unit of ``seeds`` seeds, in order (seed, then fold); data too small for the protocol is
+        refused first (:meth:`check`), and so is a unit whose test part misses a class that matters or whose training
+        part cannot place its threshold (a hold-out split on few rows)."""
         from sklearn.model_selection import StratifiedKFold, train_test_split
 
+        self.check(d, class_id)
         key = strata(d)
         positives = target_count(d, d.y, class_id)
         index = np.arange(len(d.y))
@@ -65,7 +107,32 @@ class Protocol:
                 kfold = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=seed)
                 for fold, (train, test) in enumerate(kfold.split(index, key)):
                     units.append(Unit(seed, fold, train, test, "cv"))
+        for unit in units:
+            self._check_unit(d, class_id, unit)
         return units
+
+    def _check_unit(self, d: ComparisonData, class_id: int | None, unit: "Unit") -> None:
+        train_counts, test_counts, total = d.count(d.y[unit.train]), d.count(d.y[unit.test]), d.counts
+        inner = self.inner(target_count(d, d.y[unit.train], class_id))
+        for c in relevant_classes(d, class_id):
+            what, rows = _describe(d, c, int(total[c]))
+            place = f"seed {unit.seed}, fold {unit.fold} ({'hold-out split' if unit.outer == 'holdout' else 'fold'})"
+            if test_counts[c] < 1:
+                problem = f"{place} would test on none of the {rows} of {what}"
+            elif inner == "cv" and train_counts[c] < self.inner_folds:
+                problem = (f"{place} would train on {int(train_counts[c])} of the {rows} of {what}, fewer than "
+                           f"inner_folds={self.inner_folds} for its out-of-fold threshold")
+            elif inner == "validation" and train_counts[c] * self.val_size < 1:
+                problem = (f"{place} would keep about {train_counts[c] * self.val_size:.1f} of the {rows} of {what} "
+                           f"in its validation split (val_size={self.val_size}), too few to place a threshold")
+            else:
+                continue
+            if unit.outer == "holdout":
+                fix = (f"or raise min_positives (now {self.min_positives}) so that the units cross-validate, which "
+                       "puts one in every fold")
+            else:  # multi-label folds are stratified on each row's rarest label: a rare label can miss a fold
+                fix = "or drop the label"
+            raise ValueError(f"{problem}: add rows of {what}, {fix}.")
 
     def inner(self, train_positives: int) -> str:
         """Where a unit's threshold is chosen: ``"validation"`` (a split of its training rows) when that split is
@@ -87,6 +154,47 @@ class Unit:
     def train_seed(self) -> int:
         """The seed of everything random inside the unit (inner split, model initialisation, sampling)."""
         return 1000 * self.seed + self.fold
+
+
+def check_confidence(value: Any) -> Any:
+    """``value`` unchanged when the threshold tuner accepts it as ``confidence``: ``"auto"``, ``None`` or a level in
+    ``[0.5, 1)`` (one-sided, of a Clopper-Pearson bound); else a ValueError quoting it, before anything is trained
+    (each unit's tuner would refuse it, and every run would fall back to 0.5).
+
+    >>> check_confidence(0.95), check_confidence("auto"), check_confidence(None)
+    (0.95, 'auto', None)
+    >>> check_confidence(5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `confidence` must be 'auto', None or a level in [0.5, 1). Received: confidence=5
+    """
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, (bool, str)) or not 0.5 <= number < 1:
+        raise ValueError(f"`confidence` must be 'auto', None or a level in [0.5, 1). Received: confidence={value!r}")
+    return value
+
+
+def relevant_classes(d: ComparisonData, class_id: int | None) -> list[int]:
+    """The classes whose rows every unit needs: both classes of binary data (positive first), ``class_id`` of
+    multi-class data (every class without it: the macro average), every label of multi-label data."""
+    if d.task == "binary":
+        return [1, 0]
+    if d.task == "multiclass" and class_id is not None:
+        return [int(class_id)]
+    return list(range(d.num_classes))
+
+
+def _describe(d: ComparisonData, c: int, n: int) -> tuple[str, str]:
+    """``("class 1", "2 rows")``, ``("class 0 ('no')", "1 row")`` or ``("label 'sport'", "2 positive rows")``."""
+    name = d.class_names[c]
+    what = f"class {c}" if name == str(c) else f"class {c} ({name!r})"
+    what = f"label {name!r}" if d.task == "multilabel" else what
+    return what, f"{n} {'positive ' if d.task == 'multilabel' else ''}row{'' if n == 1 else 's'}"
 
 
 def strata(d: ComparisonData) -> np.ndarray:
