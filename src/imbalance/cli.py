@@ -16,6 +16,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import functools  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, List, Optional  # noqa: E402
@@ -46,6 +47,24 @@ DEMOS: dict[str, dict[str, Any]] = {
 }
 
 
+# The most epochs and seeds a command accepts: beyond them a typo (an extra zero or three) runs for days.
+MAX_EPOCHS = 100_000
+MAX_SEEDS = 1_000
+# A temporary file beside a result (".runs.jsonl.1234.ab12cd34.tmp"): an error naming it names the user's folder.
+_TEMPORARY = re.compile(r"\..+\.tmp[^/]*")
+
+
+def _os_message(error: OSError) -> str:
+    """An OS error as one line naming the user's path: a failed write of a temporary file beside a result names the
+    folder it was written in (the temporary's name means nothing to the user)."""
+    reason = error.strerror or type(error).__name__
+    path = Path(os.fsdecode(error.filename))
+    if not _TEMPORARY.fullmatch(path.name):
+        return f"{path}: {reason}"
+    hint = " (a read-only folder? pass --out with a folder you can write)" if isinstance(error, PermissionError) else ""
+    return f"cannot write in {path.parent}: {reason}{hint}"
+
+
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the errors bad input raises into one line on stderr and exit code 2 (no traceback)."""
 
@@ -53,10 +72,15 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError, KeyError) as error:
+        except (ValueError, TypeError, OSError, KeyError) as error:
+            if isinstance(error, OSError) and error.filename is None and not isinstance(
+                    error, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                raise  # an OS error that names no path: not bad input
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             if isinstance(error, KeyError):
                 message = f"missing key {message}"
+            elif isinstance(error, OSError) and error.filename is not None:
+                message = _os_message(error)
             err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
 
@@ -68,11 +92,34 @@ def _main() -> None:
     """imbalance: weights, stable losses, sampling and thresholds for imbalanced Keras classifiers."""
 
 
-def _split_names(values: Optional[List[str]]) -> Optional[List[str]]:
-    if not values:
+def _split_names(values: Optional[List[str]], option: str = "--strategies") -> Optional[List[str]]:
+    """Names given comma-separated or repeated; None when the option was not given. Given but naming nothing
+    (``--strategies ""`` or ``","``) is an error, never a silent "all"."""
+    if values is None or len(values) == 0:
         return None
     names = [n.strip() for v in values for n in v.split(",") if n.strip()]
-    return names or None
+    if not names:
+        shown = " ".join(f"{option} {v!r}" for v in values)
+        raise ValueError(f"{shown} names nothing; give names (comma-separated or repeated), or leave {option} out "
+                         "for the default")
+    return names
+
+
+def _check_budget(epochs: Optional[int], seeds: Optional[int]) -> None:
+    for option, value, high in (("--epochs", epochs, MAX_EPOCHS), ("--seeds", seeds, MAX_SEEDS)):
+        if value is not None and not 1 <= value <= high:
+            raise ValueError(f"{option} must be from 1 to {high:,}. Received: {option} {value}")
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` names a folder (created when missing), never a file: checked before anything runs."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing == out and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; pass a folder for the results (created when missing)")
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"--out {out} cannot be created: {existing} is a file; pass another folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {existing} (permission denied); pass a folder you can write")
 
 
 def _print_results(results: Any, out: Optional[Path]) -> None:
@@ -125,8 +172,8 @@ def demo(
     dataset: str = typer.Option("digits_lt", help="Embedded dataset: digits_lt (seed 000), fraud (seed 001) or "
                                                   "multilabel30 (seed 002)."),
     out: Path = typer.Option(Path("imbalance-demo"), help="Directory for runs.jsonl, report.html and best.keras."),
-    epochs: Optional[int] = typer.Option(None, min=1, help="Epochs per run (default: per dataset)."),
-    seeds: Optional[int] = typer.Option(None, min=1, help="Seeds (default: per dataset)."),
+    epochs: Optional[int] = typer.Option(None, help=f"Epochs per run, 1 to {MAX_EPOCHS:,} (default: per dataset)."),
+    seeds: Optional[int] = typer.Option(None, help=f"Seeds, 1 to {MAX_SEEDS:,} (default: per dataset)."),
     strategies: Optional[List[str]] = typer.Option(None, help="Strategies to run (comma-separated or repeated); "
                                                               "default: every one that applies."),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -137,13 +184,16 @@ def demo(
 
     if dataset not in DEMOS:
         raise ValueError(f"Unknown demo dataset {dataset!r}; choose one of: {', '.join(DEMOS)}")
+    _check_budget(epochs, seeds)
+    names = _split_names(strategies)
+    _check_out(out)
     spec = DEMOS[dataset]
     data = load_demo(dataset, **spec["load"])
     console.print(data.description, highlight=False)
     results = compare(
         data,
         folds=spec["folds"],
-        strategies=_split_names(strategies),
+        strategies=names,
         objective=spec["objective"],
         class_id=spec["class_id"],
         epochs=epochs or spec["epochs"],
@@ -166,8 +216,8 @@ def compare_command(
     class_id: Optional[int] = typer.Option(None, help="Multi-class: the class the objective is about."),
     strategies: Optional[List[str]] = typer.Option(None, help="Strategies (comma-separated or repeated); default: "
                                                               "every one that applies."),
-    epochs: int = typer.Option(30, min=1, help="Epochs per run."),
-    seeds: int = typer.Option(3, min=1, help="Seeds (each draws its own split)."),
+    epochs: int = typer.Option(30, help=f"Epochs per run (1 to {MAX_EPOCHS:,})."),
+    seeds: int = typer.Option(3, help=f"Seeds, each drawing its own split (1 to {MAX_SEEDS:,})."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="Batch size (default 64, or 256 above 5,000 rows)."),
     out: Path = typer.Option(Path("imbalance-out"), help="Output directory (re-running resumes from it)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
@@ -175,14 +225,17 @@ def compare_command(
     """Train the same model under each strategy over paired splits; print the table and the verdict."""
     from imbalance.experiment import compare
 
-    names = _split_names(target)
+    names = _split_names(target, "--target")
     path = Path(data)
     if names is None and path.suffix.lower() not in (".dat", ".npz") and data not in DEMOS:
         raise ValueError(f"--target is required for {data}: name the label column (several for multi-label).")
+    _check_budget(epochs, seeds)
+    chosen = _split_names(strategies)
+    _check_out(out)
     results = compare(
         data,
         target=names[0] if names and len(names) == 1 else names,
-        strategies=_split_names(strategies),
+        strategies=chosen,
         objective=objective,
         class_id=class_id,
         epochs=epochs,
@@ -207,7 +260,7 @@ def inspect(
     from imbalance.experiment import Protocol, available, prepare_data
     from imbalance.weighting import pos_weights
 
-    names = _split_names(target)
+    names = _split_names(target, "--target")
     d = prepare_data(data, names[0] if names and len(names) == 1 else names)
     counts = d.counts
     rows = len(d.y)
@@ -240,27 +293,46 @@ def inspect(
 
 
 def _read_scores(path: Path, target: Optional[List[str]], scores: Optional[List[str]]) -> tuple[Any, Any, list[str]]:
-    """Labels and scores from a CSV/TSV/NPZ file (NPZ: arrays ``y`` and ``scores``)."""
+    """Labels and scores from a CSV/TSV/NPZ file (NPZ: arrays ``y`` and ``scores``); a file that cannot be read
+    (damaged, truncated) or names a column twice is one line naming it."""
+    import lzma
+    import zipfile
+    import zlib
+
     import numpy as np
     import pandas as pd
 
     if not path.exists():
         raise FileNotFoundError(f"No such file: {path}")
-    if path.suffix.lower() == ".npz":
-        with np.load(path) as data:
-            missing = [k for k in ("y", "scores") if k not in data]
-            if missing:
-                raise ValueError(f"{path.name} must hold arrays 'y' and 'scores'; it has: {', '.join(data.files)}")
-            return data["y"], data["scores"], []
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    frame = pd.read_csv(path, sep=sep)
+    damaged = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, UnicodeDecodeError,
+               pd.errors.ParserError)
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files if k in ("y", "scores")}
+                if len(arrays) < 2:
+                    raise KeyError(data.files)
+            return arrays["y"], arrays["scores"], []
+        sep = "\t" if {".tsv", ".tab"} & {x.lower() for x in path.suffixes} else ","
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()  # names as written
+        frame = pd.read_csv(path, sep=sep)
+    except KeyError as error:
+        raise ValueError(f"{path.name} must hold arrays 'y' and 'scores'; it has: {', '.join(error.args[0])}") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path.name} is empty.") from None
+    except damaged as error:
+        text = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ValueError(f"Cannot read {path.name}: {text} (a damaged or truncated file?)") from None
+    twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
+    if twice is not None:
+        raise ValueError(f"The header of {path.name} names two columns {twice!r}; rename one")
     if frame.empty:
         raise ValueError(f"{path.name} has no rows.")
-    labels = _split_names(target)
+    labels = _split_names(target, "--target")
     if not labels:
         raise ValueError(f"--target is required: name the label column(s) of {path.name}; columns are: "
                          f"{', '.join(map(str, frame.columns))}")
-    columns = _split_names(scores) or [c for c in frame.columns if c not in labels]
+    columns = _split_names(scores, "--scores") or [c for c in frame.columns if c not in labels]
     for c in labels + columns:
         if c not in frame.columns:
             raise ValueError(f"Column {c!r} not found in {path.name}; columns are: {', '.join(map(str, frame.columns))}")
@@ -276,6 +348,20 @@ def _read_scores(path: Path, target: Optional[List[str]], scores: Optional[List[
     return y, (s[:, 0] if s.shape[1] == 1 else s), columns
 
 
+def _check_probabilities(path: Path, s: Any, columns: list[str], from_logits: bool) -> None:
+    """Scores outside [0, 1] without ``--from-logits`` are logits read as probabilities: one line with the hint."""
+    import numpy as np
+
+    arr = np.asarray(s, dtype=float).reshape(len(s), -1)
+    outside = (arr < 0) | (arr > 1)
+    if from_logits or not outside.any():
+        return
+    row, column = (int(i) for i in np.argwhere(outside)[0])
+    where = f"line {row + 2}, column {columns[column]!r}" if columns else f"row {row}, column {column}"
+    raise ValueError(f"{path.name}, {where}: score {arr[row, column]:g} is not a probability in [0, 1]; pass "
+                     "--from-logits for logits (a last layer without sigmoid / softmax)")
+
+
 @app.command()
 @_user_errors
 def tune(
@@ -288,6 +374,8 @@ def tune(
     class_id: Optional[int] = typer.Option(None, help="Multi-class scores: the class to threshold."),
     confidence: Optional[float] = typer.Option(None, help="Lower-confidence-bound level for constraints "
                                                           "(default: the tuner's)."),
+    from_logits: bool = typer.Option(False, "--from-logits", help="The scores are logits (no sigmoid / softmax "
+                                                                  "applied); else they must lie in [0, 1]."),
     out: Optional[Path] = typer.Option(None, help="Write the thresholds as JSON here."),
 ) -> None:
     """Choose decision thresholds for your objective from validation labels and scores."""
@@ -298,21 +386,26 @@ def tune(
     y, s, columns = _read_scores(scores, target, score_columns)
     if not np.issubdtype(np.asarray(s).dtype, np.number) or not np.all(np.isfinite(s)):
         raise ValueError(f"{scores.name}: scores must be finite numbers.")
-    kwargs: dict[str, Any] = {"objective": objective}
+    _check_probabilities(scores, s, columns, from_logits)
+    kwargs: dict[str, Any] = {"objective": objective, "from_logits": from_logits}
     if class_id is not None:
         kwargs["class_id"] = class_id
     if confidence is not None:
         kwargs["confidence"] = confidence
     tuner = ThresholdTuner(**kwargs).fit(y, s)
     thresholds = np.ravel(tuner.thresholds_)
+    on_logits = np.ravel(tuner.score_thresholds_)
+    logit_column = from_logits and not np.array_equal(thresholds, on_logits)
     table = Table(title=f"Thresholds for {objective}")
     table.add_column("score column" if columns else "output")
-    table.add_column("threshold", justify="right")
+    table.add_column("threshold (probability)" if logit_column else "threshold", justify="right")
+    if logit_column:
+        table.add_column("on the logits", justify="right")
     names = columns if len(columns) == len(thresholds) else [str(i) for i in range(len(thresholds))]
     if class_id is not None:
         names = [f"class {class_id}"]
-    for name, t in zip(names, thresholds):
-        table.add_row(name, f"{t:.6g}")
+    for name, t, z in zip(names, thresholds, on_logits):
+        table.add_row(name, f"{t:.6g}", *([f"{z:.6g}"] if logit_column else []))
     console.print(table)
     console.print(f"Objective on these scores: {float(np.mean(tuner.best_score_)):.4f}", highlight=False)
     if out is not None:
@@ -327,12 +420,15 @@ def diagnose_command(
     target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Label column(s)."),
     score_columns: Optional[List[str]] = typer.Option(None, "--scores", help="Score column(s)."),
     threshold: Optional[float] = typer.Option(None, help="The decision threshold in use (default 0.5 / argmax)."),
+    from_logits: bool = typer.Option(False, "--from-logits", help="The scores are logits (no sigmoid / softmax "
+                                                                  "applied); else they must lie in [0, 1]."),
 ) -> None:
     """Explain why the scores' decisions fail: collapse, flooding, a threshold in the wrong place."""
     from imbalance.diagnose import diagnose
 
-    y, s, _ = _read_scores(scores, target, score_columns)
-    kwargs: dict[str, Any] = {}
+    y, s, columns = _read_scores(scores, target, score_columns)
+    _check_probabilities(scores, s, columns, from_logits)
+    kwargs: dict[str, Any] = {"from_logits": from_logits}
     if threshold is not None:
         kwargs["threshold"] = threshold
     console.print(str(diagnose(y, s, **kwargs)), highlight=False)
