@@ -2,7 +2,8 @@
 
 Every other module of :mod:`imbalance` validates at its edge with these functions, so a wrong value gets the same
 kind of message everywhere: what was expected, and the value received (``Received: gamma=-1``). Nothing here
-imports Keras or TensorFlow.
+imports Keras or TensorFlow at import time: the tensor checks (:func:`check_tensor`, for the losses and the
+streaming metrics) import ``keras.ops`` when they are called, and TensorFlow only on its backend.
 
 >>> check_scalar("gamma", 2)
 2.0
@@ -18,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["as_numpy", "quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
-           "check_choice", "check_integer", "check_fraction", "check_scores", "where"]
+           "check_choice", "check_integer", "check_fraction", "check_scores", "where", "is_concrete", "check_tensor",
+           "nan_where", "invalid_class_ids", "outside_unit_interval"]
 
 
 def as_numpy(value: Any) -> Any:
@@ -242,3 +244,172 @@ def check_scores(scores: Any, name: str = "scores", probabilities: bool = False)
                              f"holds {arr[index].item()!r}. Pass from_logits=True for logits (a last layer without "
                              "sigmoid/softmax).")
     return arr
+
+
+# --- tensor checks inside a model: every backend, eager or compiled ----------------------------------------------
+#
+# A loss or a metric sees tensors, often symbolic ones (tf.function, XLA, jax.jit, torch.compile). Where the
+# values are concrete (eager) a check raises a ValueError naming the value; where they are not, Python cannot look
+# at them, so the check puts the error into the result instead: the invalid rows become NaN (so the loss, or the
+# metric, is NaN and `keras.callbacks.TerminateOnNaN` stops training), and in a TensorFlow graph that XLA does not
+# compile a `tf.debugging.Assert` also fails the step with the message. XLA ignores asserts, and a jitted JAX
+# function cannot raise on data: there NaN is the signal.
+
+
+def is_concrete(x: Any) -> bool:
+    """Whether ``x`` holds values Python can read now: an eager tensor of any backend or an array, not a
+    TensorFlow graph tensor, a JAX tracer, a Keras symbolic tensor or a tensor traced by ``torch.compile``.
+
+    >>> is_concrete([1, 2])
+    True
+    """
+    import keras
+
+    if isinstance(x, keras.KerasTensor):
+        return False
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly() and not tf.is_symbolic_tensor(x)
+    if backend == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if backend == "torch":
+        import torch
+
+        return not torch.compiler.is_compiling()
+    return True
+
+
+def nan_where(invalid: Any, dtype: Any, otherwise: Any = 0.0) -> Any:
+    """``NaN`` where ``invalid`` holds, ``otherwise`` (0) elsewhere, in ``dtype``: added to a loss or a metric's
+    counts, it makes them NaN exactly where the input was invalid (and adds no gradient path)."""
+    import keras
+    from keras import ops
+
+    dtype = keras.backend.standardize_dtype(dtype)
+    return ops.where(invalid, np.array(np.nan, dtype), ops.cast(otherwise, dtype))
+
+
+def _in_xla_graph() -> bool:
+    """Whether TensorFlow is tracing a function that XLA compiles (``jit_compile=True``), where asserts are
+    dropped; False when unknown (an assert then costs a little for nothing)."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - a TensorFlow without the module
+        return False
+    try:
+        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    except Exception:  # pragma: no cover - a TensorFlow whose private API moved
+        return False
+
+
+def _tf_assert_zero(values: Any, invalid: Any, message: str, hint: str, dtype: str) -> Any:
+    """A scalar 0 in ``dtype`` that, in a TensorFlow graph, is computed after a ``tf.debugging.Assert`` that fails
+    with ``message``, the first invalid position and its value when any entry of ``invalid`` holds. The position
+    and value are computed only on failure (inside the false branch of a ``tf.cond``)."""
+    import tensorflow as tf
+
+    zero = tf.zeros((), dtype)
+    if _in_xla_graph():
+        return zero
+    rank = len(invalid.shape)
+
+    def fail() -> Any:
+        flat = tf.reshape(invalid, [-1])
+        index = tf.argmax(tf.cast(flat, tf.int32), output_type=tf.int32)
+        value = tf.gather(tf.reshape(values, [-1]), index)
+        if rank >= 2:
+            columns = tf.shape(invalid, out_type=tf.int32)[-1]
+            position = ["row", index // columns, "column", index % columns]
+        else:
+            position = ["row", index]
+        check = tf.debugging.Assert(False, [message + "; the first invalid entry is at"] + position
+                                    + ["and holds", value] + ([hint] if hint else []), summarize=8)
+        with tf.control_dependencies([check]):
+            return tf.identity(zero)
+
+    return tf.cond(tf.reduce_any(invalid), fail, lambda: zero)
+
+
+def check_tensor(values: Any, invalid: Any, subject: str, expected: str, hint: str = "", dtype: Any = "float32",
+                 reduce: str | None = None) -> Any:
+    """Check a tensor inside a loss or a metric, on any backend; ``invalid`` is the boolean mask of the bad entries
+    of ``values`` (same shape), computed by the caller with ``keras.ops``.
+
+    * Concrete values (eager, any backend): a ValueError ``"{subject} must be {expected}; row 1 holds 5 (…)"``
+      when any entry is invalid; None when all are valid (nothing to add).
+    * Symbolic values (``tf.function``, XLA, ``jax.jit``, ``torch.compile``): the NaN poison to add to the result,
+      ``NaN`` where invalid and 0 elsewhere, in ``dtype``: per entry (``reduce=None``), per row (``"rows"``: any
+      invalid entry of the last axis) or one scalar (``"all"``). In a TensorFlow graph that XLA does not compile,
+      the poison also depends on a ``tf.debugging.Assert`` that fails the step with the message, the first invalid
+      position and its value (an ``InvalidArgumentError``).
+
+    >>> import numpy as np
+    >>> y = np.array([0, 5, 1])
+    >>> check_tensor(y, (y < 0) | (y > 2), "`y_true`", "class ids in [0, 2]")
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_true` must be class ids in [0, 2]; row 1 holds 5 (1 of 3 entries invalid).
+    """
+    import keras
+    from keras import ops
+
+    if is_concrete(invalid) and is_concrete(values):
+        if not bool(ops.convert_to_numpy(ops.any(invalid))):
+            return None
+        bad = np.asarray(ops.convert_to_numpy(invalid), bool)
+        arr = np.asarray(as_numpy(ops.convert_to_numpy(values)))
+        arr = np.broadcast_to(arr, bad.shape) if arr.shape != bad.shape else arr
+        first = arr[tuple(np.argwhere(bad)[0])].item()
+        shown = bad.reshape(bad.shape[0], -1) if bad.ndim >= 2 else bad
+        examples = list(dict.fromkeys(repr(v) for v in arr[bad].ravel()[:1000].tolist()))
+        others = f"; invalid values: {', '.join(examples[:5])}{', …' if len(examples) > 5 else ''}" \
+            if len(examples) > 1 else ""
+        count = f" ({int(bad.sum())} of {bad.size} entries invalid{others})"
+        raise ValueError(f"{subject} must be {expected}; {where(shown)} holds {first!r}{count}."
+                         + (f" {hint}" if hint else ""))
+    otherwise: Any = 0.0
+    if keras.backend.backend() == "tensorflow" and not isinstance(invalid, keras.KerasTensor):
+        otherwise = _tf_assert_zero(values, invalid, f"{subject} must be {expected}", hint,
+                                    keras.backend.standardize_dtype(dtype))
+    if reduce == "rows" and len(invalid.shape) >= 2:
+        invalid = ops.any(invalid, axis=-1)
+    elif reduce == "all":
+        invalid = ops.any(invalid)
+    return nan_where(invalid, dtype, otherwise)
+
+
+def invalid_class_ids(ids: Any, num_classes: int) -> Any:
+    """The boolean mask of the entries of ``ids`` that are not class ids ``0 .. num_classes - 1``: out of range,
+    or (float ids) not a whole number or NaN. Two element-wise ops for integer ids, three for floats.
+
+    >>> import numpy as np
+    >>> np.asarray(invalid_class_ids(np.array([0.0, 2.0, 3.0, -1.0, 1.5, np.nan]), 3)).tolist()
+    [False, False, True, True, True, True]
+    """
+    import keras
+    from keras import ops
+
+    ids = ops.convert_to_tensor(ids)
+    kind = keras.backend.standardize_dtype(ids.dtype)
+    if kind == "bool":
+        ids = ops.cast(ids, "int32")
+    whole = ops.floor(ids) if "float" in kind else ids
+    return ops.not_equal(ops.clip(whole, 0, num_classes - 1), ids)
+
+
+def outside_unit_interval(values: Any) -> Any:
+    """The boolean mask of the entries of ``values`` outside ``[0, 1]``, NaN included (a clip and a comparison).
+
+    >>> import numpy as np
+    >>> np.asarray(outside_unit_interval(np.array([0.0, 0.5, 1.0, 1.5, -0.1, np.nan]))).tolist()
+    [False, False, False, True, True, True]
+    """
+    from keras import ops
+
+    values = ops.convert_to_tensor(values)
+    return ops.not_equal(ops.clip(values, 0.0, 1.0), values)

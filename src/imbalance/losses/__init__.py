@@ -15,6 +15,22 @@ LogitAdjustedLoss              multi-class (logits only)   add ``tau·log prior`
 LDAMLoss + DeferredReweighting multi-class (logits only)   per-class margins (Cao et al. 2019) + deferred weights
 AsymmetricLoss                 multi-label                 separate focusing for positives/negatives (Ridnik 2021)
 =============================  ==========================  =====================================================
+
+**Invalid inputs are never a silent number.** Class ids outside ``0..K-1`` (or not whole numbers), labels outside
+``[0, 1]`` and, with ``from_logits=False``, probabilities outside ``[0, 1]`` (NaN included) are refused:
+
+* eager (a direct call, ``run_eagerly=True``, PyTorch's default training loop — every backend): a ValueError that
+  names the loss, the row (of the batch) and the value, e.g. ```y_true` of sparse_categorical_focal_loss must be
+  integer class ids in [0, 2] (the model output has 3 classes); row 1 holds 5.0``;
+* a TensorFlow graph (``tf.function``, ``fit`` with ``jit_compile=False``): a ``tf.debugging.Assert`` fails the
+  step with an ``InvalidArgumentError`` carrying the same text, the position and the value;
+* compiled code that cannot raise on data (TensorFlow with XLA, ``fit``'s default on a GPU; ``jax.jit``;
+  ``torch.compile``): the loss of each invalid row is NaN, so the batch loss is NaN and
+  ``keras.callbacks.TerminateOnNaN`` stops training. The NaN adds no gradient path: the weights stay finite and
+  an invalid row adds its finite gradient (0 for out-of-range class ids).
+
+The checks cost two or three element-wise ops per checked tensor, and a reduction with a ``tf.cond`` in a
+TensorFlow graph (BENCHMARKS.md, "Loss speed").
 """
 
 from imbalance.losses.asymmetric import AsymmetricLoss, asymmetric_loss

@@ -10,7 +10,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from imbalance._validation import check_counts, check_length, check_scalar, check_vector, quote  # noqa: F401
+from imbalance._validation import (  # noqa: F401
+    check_counts,
+    check_length,
+    check_scalar,
+    check_tensor,
+    check_vector,
+    invalid_class_ids,
+    outside_unit_interval,
+    quote,
+)
 
 EPSILON = 1e-7
 
@@ -48,30 +57,94 @@ def match_rank(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
     return y_true, y_pred
 
 
-def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype: str) -> Any:
+def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype: str, name: str = "the loss",
+                      loss_dtype: str | None = None) -> tuple[Any, Any]:
     """One-hot (or soft) labels of shape ``(..., K)`` from ids ``(...,)``/``(..., 1)`` (``sparse=True``) or from
-    one-hot labels (``sparse=False``), with a clear error when the static shapes say the other format was given."""
+    one-hot labels (``sparse=False``), with a clear error when the static shapes say the other format was given,
+    and the labels' check (:func:`check_class_ids` or :func:`check_unit_interval`): ``(labels, poison)``, the
+    poison being None (eager, valid) or NaN per invalid row / entry in ``loss_dtype`` (default ``dtype``), to add
+    to the loss (``name`` names the loss in the messages)."""
+    loss_dtype = loss_dtype or dtype
     y_true = ops.convert_to_tensor(y_true)
     last = y_true.shape[-1] if len(y_true.shape) else None
     if sparse:
         if num_classes is None:
             raise ValueError("Sparse labels need a model output whose last axis (the classes) has a known size.")
-        # the type ops.one_hot casts to; JAX (without x64) has no int64
-        ids = ops.cast(y_true, "int32" if keras.backend.backend() == "jax" else "int64")
-        if len(ids.shape) >= 2 and last == 1:
-            ids = ops.squeeze(ids, axis=-1)
-        elif len(ids.shape) >= 2 and last is not None and last == num_classes:
+        if len(y_true.shape) >= 2 and last == 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        elif len(y_true.shape) >= 2 and last is not None and last == num_classes:
             raise ValueError(
                 f"`sparse=True` expects integer class ids of shape (n,) or (n, 1), but the labels have shape "
                 f"{tuple(y_true.shape)} (one-hot?). Pass sparse=False for one-hot labels."
             )
-        return ops.one_hot(ids, num_classes, dtype=dtype)
+        poison = check_class_ids(y_true, num_classes, name, loss_dtype)
+        # the type ops.one_hot casts to; JAX (without x64) has no int64
+        ids = ops.cast(y_true, "int32" if keras.backend.backend() == "jax" else "int64")
+        return ops.one_hot(ids, num_classes, dtype=dtype), poison
     if num_classes is not None and last is not None and last != num_classes:
         raise ValueError(
             f"`sparse=False` expects one-hot labels with {num_classes} columns, but the labels have shape "
             f"{tuple(y_true.shape)}. Pass sparse=True for integer class ids."
         )
-    return ops.cast(y_true, dtype)
+    y = ops.cast(y_true, dtype)
+    return y, check_unit_interval(y, f"`y_true` of {name}", "one-hot (or soft) labels in [0, 1]",
+                                  "For integer class ids pass sparse=True.", loss_dtype)
+
+
+# --- input checks: a clear error in eager mode, NaN (and a TensorFlow graph assert) when compiled --------------
+
+
+def check_class_ids(ids: Any, num_classes: int, name: str, dtype: str = "float32") -> Any:
+    """Check class ids ``(n,)`` against ``[0, num_classes - 1]`` (float ids must also be whole numbers; NaN is
+    invalid): a ValueError in eager mode, else the NaN poison per row (see :func:`imbalance._validation.check_tensor`).
+
+    >>> import numpy as np
+    >>> check_class_ids(np.array([0, 2]), 3, "my_loss") is None
+    True
+    >>> check_class_ids(np.array([0, 3]), 3, "my_loss")
+    Traceback (most recent call last):
+    ...
+    ValueError: `y_true` of my_loss must be integer class ids in [0, 2] (the model output has 3 classes); row 1 holds 3 (1 of 2 entries invalid). Class ids count from 0, one model output per class.
+    """
+    return check_tensor(ids, invalid_class_ids(ids, num_classes), f"`y_true` of {name}",
+                        f"integer class ids in [0, {num_classes - 1}] (the model output has {num_classes} classes)",
+                        "Class ids count from 0, one model output per class.", dtype)
+
+
+def check_unit_interval(values: Any, subject: str, expected: str, hint: str, dtype: str) -> Any:
+    """Check that every entry of ``values`` (a float tensor) is in ``[0, 1]`` (NaN is not): a ValueError in eager
+    mode, else the NaN poison per entry (see :func:`imbalance._validation.check_tensor`)."""
+    return check_tensor(values, outside_unit_interval(values), subject, expected, hint, dtype)
+
+
+def check_binary_labels(y_true: Any, name: str) -> Any:
+    """:func:`check_unit_interval` of binary / multi-label targets (float, as :func:`prepare` gives them)."""
+    return check_unit_interval(y_true, f"`y_true` of {name}", "0/1 (or soft) labels in [0, 1]",
+                               "Class ids of a multi-class problem need a multi-class loss.", y_true.dtype)
+
+
+def check_probabilities(y_pred: Any, from_logits: bool, name: str) -> Any:
+    """None for logits; for probabilities (``from_logits=False``) :func:`check_unit_interval` of ``y_pred``."""
+    if from_logits:
+        return None
+    return check_unit_interval(y_pred, f"`y_pred` of {name}", "probabilities in [0, 1] (from_logits=False)",
+                               "Pass from_logits=True if the model outputs logits (no sigmoid or softmax on its "
+                               "last layer).", y_pred.dtype)
+
+
+def with_poison(loss: Any, *poisons: Any) -> Any:
+    """``loss`` plus every poison that is not None: NaN exactly at the invalid rows or entries, no gradient path.
+    A per-entry poison ``(n, K)`` on a per-row loss ``(n,)`` is summed over its last axis (NaN if any entry is); a
+    per-row poison on a per-entry loss is broadcast along the last axis."""
+    for poison in poisons:
+        if poison is None:
+            continue
+        if len(poison.shape) > len(loss.shape):
+            poison = ops.sum(poison, axis=-1)
+        elif len(poison.shape) < len(loss.shape):
+            poison = ops.expand_dims(poison, -1)
+        loss = loss + poison
+    return loss
 
 
 def sigmoid_logits(y_pred: Any, from_logits: bool) -> Any:

@@ -8,13 +8,18 @@ import keras
 from keras import ops
 
 from imbalance.losses._common import (
+    check_binary_labels,
+    check_probabilities,
     check_scalar,
     log_sigmoid_pair,
     match_rank,
     prepare,
     safe_pow,
     sigmoid_logits,
+    with_poison,
 )
+
+_NAME = "asymmetric_loss"
 
 
 def asymmetric_loss(
@@ -44,6 +49,7 @@ def asymmetric_loss(
     """
     y_true, y_pred = prepare(y_true, y_pred)
     y_true, y_pred = match_rank(y_true, y_pred)
+    poisons = (check_binary_labels(y_true, _NAME), check_probabilities(y_pred, from_logits, _NAME))
     logits = sigmoid_logits(y_pred, from_logits)
     log_p, log_q = log_sigmoid_pair(logits)  # log p, log(1 - p)
     whole_gamma_pos = gamma_pos != 0 and gamma_pos == int(gamma_pos)
@@ -69,7 +75,7 @@ def asymmetric_loss(
         positive = ops.exp(gamma_pos * log_q) * log_p
     negative = log_one_minus_pm if p_m is None else safe_pow(p_m, gamma_neg) * log_one_minus_pm
     loss = -(y_true * positive + (1.0 - y_true) * negative)
-    return ops.mean(loss, axis=-1)
+    return ops.mean(with_poison(loss, *poisons), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -81,6 +87,8 @@ class AsymmetricLoss(keras.losses.Loss):
         gamma_pos: focusing of positives, ``>= 0`` (paper default 1; 0 is common too).
         clip: probability margin ``m`` in ``[0, 1)`` below which negatives are ignored (paper default 0.05).
         from_logits: whether ``y_pred`` holds logits or probabilities.
+
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = AsymmetricLoss(from_logits=True)

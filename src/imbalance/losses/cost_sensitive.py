@@ -27,11 +27,13 @@ from keras import ops
 from imbalance._validation import as_numpy
 from imbalance.losses._common import (
     as_constant,
+    check_probabilities,
     labels_to_one_hot,
     log_softmax_and_log1m,
     prepare,
     quote,
     softmax_logits,
+    with_poison,
 )
 
 
@@ -120,11 +122,13 @@ def cost_sensitive_crossentropy(
             f"`cost_matrix` is {len(matrix)}×{len(matrix)} but the model output has {num_classes} classes. "
             f"Received: cost_matrix={matrix}"
         )
+    name = "cost_sensitive_crossentropy"
+    probabilities = check_probabilities(y_pred, from_logits, name)
     logits = softmax_logits(y_pred, from_logits)
-    y = labels_to_one_hot(y_true, len(matrix), sparse, logits.dtype)
+    y, labels = labels_to_one_hot(y_true, len(matrix), sparse, logits.dtype, name)
     log_p, log_1m_p = log_softmax_and_log1m(logits)
     expected_cost = ops.matmul(y, as_constant(matrix, logits.dtype))  # (..., K): cost of predicting each j
-    return -ops.sum(y * log_p + expected_cost * log_1m_p, axis=-1)
+    return -ops.sum(with_poison(y * log_p + expected_cost * log_1m_p, labels, probabilities), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -140,6 +144,8 @@ class CostSensitiveCrossentropy(keras.losses.Loss):
 
     The trained outputs are scores, not calibrated probabilities: choose the decision with
     :mod:`imbalance.thresholds` on validation data.
+
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = CostSensitiveCrossentropy([[0, 0], [3, 0]], from_logits=True, sparse=True)

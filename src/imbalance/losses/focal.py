@@ -20,8 +20,11 @@ from keras import ops
 
 from imbalance.losses._common import (
     as_constant,
+    check_binary_labels,
     check_length,
+    check_probabilities,
     check_scalar,
+    check_unit_interval,
     check_vector,
     labels_to_one_hot,
     log_mass_excluding,
@@ -32,6 +35,7 @@ from imbalance.losses._common import (
     sigmoid_logits,
     softmax_complement,
     softmax_logits,
+    with_poison,
 )
 
 
@@ -57,6 +61,8 @@ def binary_focal_loss(
     """
     y_true, y_pred = prepare(y_true, y_pred)
     y_true, y_pred = match_rank(y_true, y_pred)
+    name = "binary_focal_loss"
+    poisons = (check_binary_labels(y_true, name), check_probabilities(y_pred, from_logits, name))
     logits = sigmoid_logits(y_pred, from_logits)
     log_p, log_q = log_sigmoid_pair(logits)  # log p(positive), log p(negative)
     cross_entropy = -(y_true * log_p + (1.0 - y_true) * log_q)
@@ -65,7 +71,7 @@ def binary_focal_loss(
     if alpha is not None:
         a = as_constant(alpha, logits.dtype)
         loss = (y_true * a + (1.0 - y_true) * (1.0 - a)) * loss
-    return ops.mean(loss, axis=-1)
+    return ops.mean(with_poison(loss, *poisons), axis=-1)
 
 
 def categorical_focal_loss(
@@ -88,6 +94,12 @@ def categorical_focal_loss(
     True
     """
     y_true, y_pred = prepare(y_true, y_pred)
+    name = "categorical_focal_loss"
+    poisons = (
+        check_unit_interval(y_true, f"`y_true` of {name}", "one-hot (or soft) labels in [0, 1]",
+                            "For integer class ids use SparseCategoricalFocalLoss.", y_true.dtype),
+        check_probabilities(y_pred, from_logits, name),
+    )
     logits = softmax_logits(y_pred, from_logits)
     log_p = ops.log_softmax(logits, axis=-1)
     loss = -y_true * log_p
@@ -95,7 +107,7 @@ def categorical_focal_loss(
         loss = safe_pow(softmax_complement(log_p), gamma) * loss  # (1 - p)^gamma
     if alpha is not None:
         loss = as_constant(alpha, logits.dtype) * loss
-    return ops.sum(loss, axis=-1)
+    return ops.sum(with_poison(loss, *poisons), axis=-1)
 
 
 def sparse_categorical_focal_loss(
@@ -115,9 +127,12 @@ def sparse_categorical_focal_loss(
     True
     """
     y_true, y_pred = prepare(y_true, y_pred, labels_as_float=False)
+    name = "sparse_categorical_focal_loss"
+    probabilities = check_probabilities(y_pred, from_logits, name)
     logits = softmax_logits(y_pred, from_logits)
     num_classes = logits.shape[-1]
-    is_true = labels_to_one_hot(y_true, num_classes, sparse=True, dtype="bool")
+    is_true, labels = labels_to_one_hot(y_true, num_classes, sparse=True, dtype="bool", name=name,
+                                        loss_dtype=logits.dtype)
     y = ops.cast(is_true, logits.dtype)
     # Only the true class counts: log p_t by selection, log(1 - p_t) = log sum_{k != t} p_k, the logsumexp of the
     # other classes' log p (shifted by its own max, without gradient as the shift cancels): no cancellation, and no
@@ -129,7 +144,7 @@ def sparse_categorical_focal_loss(
         loss = ops.exp(gamma * log_1m_p_t) * loss
     if alpha is not None:
         loss = ops.sum(y * as_constant(alpha, logits.dtype), axis=-1) * loss
-    return loss
+    return with_poison(loss, labels, probabilities)
 
 
 class _FocalBase(keras.losses.Loss):
@@ -157,6 +172,8 @@ class BinaryFocalLoss(_FocalBase):
 
     With ``alpha`` set, this equals Keras' ``BinaryFocalCrossentropy(apply_class_balancing=True)``; the difference
     is that it stays finite at extreme logits and takes per-label ``alpha``.
+
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = BinaryFocalLoss(gamma=2.0, from_logits=True)
@@ -191,6 +208,8 @@ class CategoricalFocalLoss(_FocalBase):
         alpha: per-class weights ``>= 0`` (a list of K values or a dict ``{class: weight}``), a scalar, or None.
         from_logits: whether ``y_pred`` holds logits or probabilities.
 
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+
     >>> import numpy as np
     >>> loss = CategoricalFocalLoss(gamma=2.0, alpha=[0.5, 2.0], from_logits=True)
     >>> round(float(loss(np.array([[0.0, 1.0]]), np.array([[0.0, 0.0]]))), 4)
@@ -216,6 +235,8 @@ class CategoricalFocalLoss(_FocalBase):
 @keras.saving.register_keras_serializable(package="imbalance")
 class SparseCategoricalFocalLoss(_FocalBase):
     """Multi-class focal loss on integer class ids (see :func:`sparse_categorical_focal_loss`).
+
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = SparseCategoricalFocalLoss(gamma=0.0, from_logits=True)

@@ -21,6 +21,7 @@ from imbalance.losses._common import (
     check_scalar,
     labels_to_one_hot,
     prepare,
+    with_poison,
 )
 
 
@@ -65,8 +66,8 @@ def logit_adjusted_loss(
     if logits.shape[-1] is not None:
         check_length("class_counts", counts, logits.shape[-1])
     adjusted = logits + tau * as_constant(_log_prior(counts), logits.dtype)
-    y = labels_to_one_hot(y_true, len(counts), sparse, logits.dtype)
-    return -ops.sum(y * ops.log_softmax(adjusted, axis=-1), axis=-1)
+    y, labels = labels_to_one_hot(y_true, len(counts), sparse, logits.dtype, "logit_adjusted_loss")
+    return -ops.sum(with_poison(y * ops.log_softmax(adjusted, axis=-1), labels), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -81,6 +82,8 @@ class LogitAdjustedLoss(keras.losses.Loss):
         class_counts: training samples per class (list, array or dict), every count ``> 0``.
         tau: adjustment strength ``>= 0``.
         sparse: whether ``y_true`` holds integer class ids (default) or one-hot rows.
+
+    Invalid labels raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = LogitAdjustedLoss(class_counts=[900, 100])

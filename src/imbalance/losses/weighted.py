@@ -7,7 +7,19 @@ from typing import Any, Sequence
 import keras
 from keras import ops
 
-from imbalance.losses._common import as_constant, check_length, check_vector, match_rank, prepare, sigmoid_logits
+from imbalance.losses._common import (
+    as_constant,
+    check_binary_labels,
+    check_length,
+    check_probabilities,
+    check_vector,
+    match_rank,
+    prepare,
+    sigmoid_logits,
+    with_poison,
+)
+
+_NAME = "weighted_binary_crossentropy"
 
 
 def weighted_binary_crossentropy(
@@ -32,12 +44,13 @@ def weighted_binary_crossentropy(
     """
     y_true, y_pred = prepare(y_true, y_pred)
     y_true, y_pred = match_rank(y_true, y_pred)
+    poisons = (check_binary_labels(y_true, _NAME), check_probabilities(y_pred, from_logits, _NAME))
     logits = sigmoid_logits(y_pred, from_logits)
     weight = as_constant(pos_weight, logits.dtype)
     # -w·y·log σ(z) - (1-y)·log σ(-z), with -log σ(z) = softplus(-z) and -log σ(-z) = z + softplus(-z):
     # one softplus per element, as tf.nn.weighted_cross_entropy_with_logits does.
     loss = (1.0 - y_true) * logits + (1.0 + (weight - 1.0) * y_true) * ops.softplus(-logits)
-    return ops.mean(loss, axis=-1)
+    return ops.mean(with_poison(loss, *poisons), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -48,6 +61,8 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
         pos_weight: weight of the positive term, a scalar or one value per label (``>= 0``), typically
             ``imbalance.weighting.pos_weights(y_train)``.
         from_logits: whether ``y_pred`` holds logits (recommended: no sigmoid on the last layer) or probabilities.
+
+    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
 
     >>> import numpy as np
     >>> loss = WeightedBinaryCrossentropy(pos_weight=[1.0, 4.0], from_logits=True)
