@@ -43,6 +43,13 @@ with several values returns a dict, which ``fit`` / ``evaluate`` log as separate
 ``{name}_threshold`` (the threshold that reaches it). With several outputs, give each output's metric its own
 ``name``.
 
+**Invalid inputs.** NaN scores, probabilities outside ``[0, 1]`` for the bucketed curve metrics without
+``from_logits`` (a threshold or an ``argmax`` works on any other scale), labels outside ``[0, 1]`` and class ids
+outside ``0..K-1`` are refused: on concrete tensors (eager, every backend) ``update_state`` raises a ValueError
+naming the metric, the row of the batch and the value; in a TensorFlow graph a ``tf.debugging.Assert`` fails the
+update with the same text; where nothing can raise on data (XLA, ``jax.jit``) the batch makes the state NaN, so
+every result of the metric reads NaN (never a 1.0 or 0 from a guarded division) until ``reset_state``.
+
 **Curves.** :class:`PRAUC`, :class:`RecallAtPrecision` and :class:`PrecisionAtRecall` are *bucketed*, as Keras'
 ``AUC``: ``num_thresholds`` evenly spaced thresholds ``t_j = j / (num_thresholds - 1)`` on the probability, and a
 per-class histogram of positive / negative weight per bucket (memory ``O(classes × num_thresholds)``, independent
@@ -61,7 +68,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from imbalance._validation import check_scalar, check_vector, quote
+from imbalance._validation import (
+    check_scalar,
+    check_tensor,
+    check_vector,
+    invalid_class_ids,
+    nan_where,
+    outside_unit_interval,
+    quote,
+)
 from imbalance.metrics.counts import (  # noqa: F401  (the scores from counts, also importable from here)
     average_precision_from_histogram,
     average_scores,
@@ -233,6 +248,8 @@ class _StreamingMetric(keras.metrics.Metric):
     """Shared machinery: decide the task from the first batch's static shapes, check the arguments that depend
     on the number of outputs, create the state then, and refuse later batches of another layout."""
 
+    _bucketed = False  # scores bucketed on [0, 1] (curve metrics): probabilities must lie in it
+
     def __init__(self, class_id: int | None = None, from_logits: bool = False, multi_label: bool = False,
                  name: str | None = None, dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
@@ -270,10 +287,53 @@ class _StreamingMetric(keras.metrics.Metric):
                 f"{type(self).__name__} was first updated with a {self._layout[0]} output of {self._layout[1]} "
                 f"column(s); this batch is {task} with {k}. Use one metric object per model output."
             )
+        poison = self._check_inputs(task, k, y_true, y_pred)
         if len(y_pred.shape) == 1:
             y_pred = ops.expand_dims(y_pred, -1)
         truth = _labels_matrix(task, y_true, k, self.dtype)
-        return task, k, truth, y_pred, _weights(sample_weight, task, k, self.dtype)
+        return task, k, truth, y_pred, _weights(sample_weight, task, k, self.dtype), poison
+
+    def _check_inputs(self, task: str, k: int, y_true: Any, y_pred: Any) -> Any:
+        """Scores (not NaN; probabilities in ``[0, 1]`` for the bucketed curve metrics without ``from_logits``) and
+        labels (0/1 or one-hot / multi-hot values in ``[0, 1]``, or class ids ``0..K-1``): a ValueError on concrete
+        values (eager), else a scalar
+        poison, NaN when any entry of the batch is invalid, to add to the state (see
+        :func:`imbalance._validation.check_tensor`; in a TensorFlow graph an assert fails the step as well)."""
+        metric = f"{type(self).__name__} ({self.name!r})"
+        if self.from_logits or not self._bucketed:
+            what = "logits" if self.from_logits else "scores"
+            scores = check_tensor(y_pred, ops.isnan(y_pred), f"`y_pred` of {metric}", f"{what}, not NaN",
+                                  "NaN scores usually mean the model diverged.", self.dtype, reduce="all")
+        else:
+            scores = check_tensor(y_pred, outside_unit_interval(y_pred), f"`y_pred` of {metric}",
+                                  "probabilities in [0, 1] (from_logits=False)",
+                                  "Pass from_logits=True for logits; NaN scores usually mean the model diverged.",
+                                  self.dtype, reduce="all")
+        if task == "multiclass" and (len(y_true.shape) == 1 or y_true.shape[-1] == 1):
+            ids = ops.reshape(y_true, (-1,))
+            labels = check_tensor(ids, invalid_class_ids(ids, k), f"`y_true` of {metric}",
+                                  f"integer class ids in [0, {k - 1}] (the model output has {k} classes)",
+                                  "Class ids count from 0, one model output per class.", self.dtype, reduce="all")
+        else:
+            values = ops.cast(y_true, self.dtype)
+            expected = "0/1 labels in [0, 1]" if task == "binary" else "one-hot or multi-hot labels in [0, 1]"
+            labels = check_tensor(values, outside_unit_interval(values), f"`y_true` of {metric}", expected,
+                                  "Class ids of a multi-class problem need one output column per class.",
+                                  self.dtype, reduce="all")
+        if scores is None or labels is None:
+            return labels if scores is None else scores
+        return scores + labels
+
+    @staticmethod
+    def _poisoned(add: Any, poison: Any) -> Any:
+        """A state increment plus the batch's poison (NaN when the batch held invalid values)."""
+        return add if poison is None else add + poison
+
+    @staticmethod
+    def _nan_if_poisoned(state: Any, value: Any) -> Any:
+        """``value`` (a score from ``state``), or NaN once an invalid batch has poisoned the state: every score of
+        a metric fed invalid values reads NaN until ``reset_state``, whatever division guards it has."""
+        return value + nan_where(ops.isnan(ops.sum(state)), value.dtype)
 
     def _build_state(self, task: str, k: int) -> None:
         raise NotImplementedError
@@ -361,9 +421,10 @@ class _ConfusionMetric(_StreamingMetric):
         return _select(ops.cast(probs >= threshold, self.dtype), self.class_id if task == "binary" else None, task)
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        task, k, truth, y_pred, weight = self._prepare(y_true, y_pred, sample_weight)
+        task, k, truth, y_pred, weight, poison = self._prepare(y_true, y_pred, sample_weight)
         selected, weight = _select(truth, self.class_id, task), _select_weight(weight, self.class_id)
-        self.counts.assign_add(confusion_counts(selected, self._decisions(task, k, y_pred), weight))
+        self.counts.assign_add(self._poisoned(confusion_counts(selected, self._decisions(task, k, y_pred), weight),
+                                              poison))
         if self._either:
             self.multi_hot_counts.assign_add(predicted_counts(selected, self._decisions("multilabel", k, y_pred),
                                                               weight))
@@ -377,6 +438,7 @@ class _ConfusionMetric(_StreamingMetric):
         if self._either:  # the per-element reading: its TP and predicted positives, the shared truth counts
             per_element = ops.concatenate([ops.convert_to_tensor(self.multi_hot_counts), counts[2:]])
             score = ops.where(self._read_as_multi_hot(), self._score(per_element, False), score)
+        score = self._nan_if_poisoned(counts, score)
         return self._logged(score, [self.class_id] if self.class_id is not None else self._columns())
 
     def _score(self, counts: Any, single_label: bool) -> Any:
@@ -564,6 +626,8 @@ class MatthewsCorrelation(_ConfusionMetric):
 class _CurveMetric(_StreamingMetric):
     """Histogram of positive / negative weight over ``num_thresholds`` score buckets per column: ``(C, N, 2)``."""
 
+    _bucketed = True
+
     def __init__(self, class_id: int | None = None, from_logits: bool = False, num_thresholds: int = 200,
                  multi_label: bool = False, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(class_id=class_id, from_logits=from_logits, multi_label=multi_label, name=name,
@@ -590,12 +654,13 @@ class _CurveMetric(_StreamingMetric):
             self.multi_hot_histogram = self.add_variable(shape=shape, initializer="zeros", name="multi_hot_histogram")
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        task, k, truth, y_pred, weight = self._prepare(y_true, y_pred, sample_weight)
+        task, k, truth, y_pred, weight, poison = self._prepare(y_true, y_pred, sample_weight)
         selected, weight = _select(truth, self.class_id, task), _select_weight(weight, self.class_id)
         readings = [(self.histogram, task)] + ([(self.multi_hot_histogram, "multilabel")] if self._either else [])
         for histogram, reading in readings:
             scores = _select(_probabilities(reading, y_pred, self.from_logits), self.class_id, task)
-            histogram.assign_add(score_histogram(selected, scores, self.num_thresholds, weight, pool=self._pool))
+            histogram.assign_add(self._poisoned(
+                score_histogram(selected, scores, self.num_thresholds, weight, pool=self._pool), poison))
         if self._either:
             self._note_multi_hot(truth)
 
@@ -645,9 +710,10 @@ class PRAUC(_CurveMetric):
         histogram = self._histogram()
         ap = average_precision_from_histogram(histogram)
         if self.class_id is not None or self._pool:
-            return ap[0]
+            return self._nan_if_poisoned(histogram, ap[0])
         support = ops.sum(histogram[:, :, 0], axis=1)
-        return self._logged(average_scores(ap, support, self.average), self._columns())
+        return self._logged(self._nan_if_poisoned(histogram, average_scores(ap, support, self.average)),
+                            self._columns())
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "average": self.average}
@@ -675,13 +741,15 @@ class _ConstrainedCurveMetric(_CurveMetric):
         value, index = self._best()
         threshold = ops.where(index >= 0, ops.cast(index, self.dtype) / (self.num_thresholds - 1),
                               ops.convert_to_tensor(math.nan, dtype=self.dtype))
-        return {self.name: value, f"{self.name}_threshold": threshold}
+        histogram = self._histogram()
+        return {self.name: self._nan_if_poisoned(histogram, value),
+                f"{self.name}_threshold": self._nan_if_poisoned(histogram, threshold)}
 
     @property
     def threshold(self) -> float:
         """The probability threshold at which :meth:`result` is reached (predict positive when ``p >= threshold``);
         NaN when no threshold meets the constraint or before any update."""
-        if self._layout is None:
+        if self._layout is None or bool(ops.convert_to_numpy(ops.isnan(ops.sum(self._histogram())))):
             return math.nan
         index = int(ops.convert_to_numpy(self._best()[1]))
         return math.nan if index < 0 else index / (self.num_thresholds - 1)
