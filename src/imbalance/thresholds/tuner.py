@@ -357,30 +357,47 @@ class ThresholdTuner:
         atomic_write_text(path, text)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ThresholdTuner":
-        """A fitted tuner from :meth:`to_dict` data."""
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> "ThresholdTuner":
+        """A fitted tuner from :meth:`to_dict` data, every field validated (see :meth:`load`); ``source`` names
+        the data in the messages (the file, for :meth:`load`)."""
+        source = source or "ThresholdTuner data"
         if not isinstance(data, Mapping) or data.get("format") != _FILE_FORMAT:
             received = f"keys {sorted(data)}" if isinstance(data, Mapping) else repr(data)
-            raise ValueError(f"Not a saved ThresholdTuner: expected a JSON object with \"format\": "
+            raise ValueError(f"Not a saved ThresholdTuner ({source}): expected a JSON object with \"format\": "
                              f"\"{_FILE_FORMAT}\". Received {received}.")
-        tuner = cls(**data["params"])
-        objective = parse_objective(tuner.objective)
-        tuner.task_ = data["task"]
-        tuner.class_id_ = data["class_id"]
-        tuner.num_outputs_ = int(data["num_outputs"])
-        tuner.objective_ = objective
-        tuner.confidence_ = data["confidence_used"]
-        tuner.thresholds_ = np.asarray(_from_json_number(data["thresholds"]), np.float64)
-        tuner.score_thresholds_ = np.asarray(_from_json_number(data["score_thresholds"]), np.float64)
-        best = _from_json_number(data["best_score"])
-        tuner.best_score_ = np.asarray(best, np.float64) if isinstance(best, list) else best
-        tuner.achieved_ = {k: (np.asarray(v) if isinstance(v, list) else v)
-                           for k, v in ((k, _from_json_number(v)) for k, v in data["achieved"].items())}
+        fields = _TunerFields(data, source)
+        tuner = fields.tuner(cls)
+        objective, confidence = fields.params(tuner)
+        task, num_outputs, class_id = fields.task(tuner)
+        probability_scale = bool(tuner.from_logits) or task == "multiclass"
+        count = num_outputs if task == "multilabel" else 1
+        thresholds = fields.thresholds("thresholds", count, probability_scale)
+        score_thresholds = fields.score_thresholds(thresholds, task, bool(tuner.from_logits))
+        tuner.task_, tuner.class_id_, tuner.num_outputs_ = task, class_id, num_outputs
+        tuner.objective_, tuner.confidence_ = objective, fields.confidence(confidence)
+        tuner.thresholds_, tuner.score_thresholds_ = thresholds, score_thresholds
+        tuner.best_score_ = fields.best_score(task, num_outputs)
+        tuner.achieved_ = fields.achieved(task, num_outputs)
         return tuner
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ThresholdTuner":
-        """Read a tuner written by :meth:`save`.
+        """Read a tuner written by :meth:`save`, validating every field it reads; an error names the file and the
+        field.
+
+        What is checked: the format and version; ``params`` (the constructor arguments, as :meth:`fit` checks
+        them); ``task``, ``num_outputs`` and ``class_id`` (consistent with each other and with ``params``);
+        ``thresholds``, one per label (multi-label) or one: numbers, not NaN nor ``-inf`` (``+inf`` means "never
+        predict positive"), within ``[0, 1]`` when they are probabilities (``from_logits=True``, or a multi-class
+        tuner; a binary / multi-label tuner fitted with ``from_logits=False`` keeps the scale of its scores, which
+        the file does not record); ``confidence_used`` as ``params`` resolve it; ``best_score`` and ``achieved``
+        (numbers, one per label for multi-label).
+
+        ``thresholds`` and ``score_thresholds`` say the same rule twice (the latter on the scale :meth:`predict`
+        compares: logits with ``from_logits=True``). A file whose two fields disagree is refused, not guessed at.
+        To change a threshold by hand, edit ``thresholds`` and delete ``score_thresholds``: it is then derived from
+        ``thresholds``. ``best_score`` and ``achieved`` are kept as stored: they describe the tuned threshold on the
+        tuning data, not an edited one.
 
         >>> import tempfile, pathlib
         >>> tuner = ThresholdTuner("f2").fit([0, 1, 0, 1], [0.1, 0.4, 0.35, 0.8])
@@ -395,7 +412,147 @@ class ThresholdTuner:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON ({error}); expected a file written by "
                              "ThresholdTuner.save.") from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, source=str(path))
+
+
+class _TunerFields:
+    """The checks of :meth:`ThresholdTuner.from_dict`, one per field: each returns the field's value, or raises a
+    ValueError naming the source (the file), the field, what was expected and what was found."""
+
+    _REQUIRED = ("version", "params", "task", "class_id", "num_outputs", "confidence_used", "thresholds",
+                 "best_score", "achieved")
+    _ACHIEVED = ("tp", "fp", "fn", "tn", "precision", "recall", "reached")
+
+    def __init__(self, data: Mapping[str, Any], source: str) -> None:
+        self.data, self.source = data, source
+        missing = [key for key in self._REQUIRED if key not in data]
+        if missing:
+            raise ValueError(f"{source}: a saved ThresholdTuner needs the fields {list(self._REQUIRED)}; missing: "
+                             f"{missing}.")
+        if data["version"] != 1 or isinstance(data["version"], bool):
+            self.fail("version", "must be 1 (the only version written so far)")
+
+    def fail(self, field: str, problem: str, value: Any = None, show: bool = True) -> None:
+        value = self.data.get(field) if value is None and field in self.data else value
+        received = f" Received: {field}={quote(value)}" if show else ""
+        raise ValueError(f"{self.source}: field `{field}` {problem}.{received}")
+
+    def tuner(self, cls: type) -> "ThresholdTuner":
+        params = self.data["params"]
+        allowed = ("objective", "class_id", "confidence", "on_unreachable", "from_logits", "task")
+        if not isinstance(params, Mapping) or set(params) - set(allowed) or "objective" not in params:
+            self.fail("params", f"must be an object with `objective` and some of {list(allowed[1:])}")
+        return cls(**params)
+
+    def params(self, tuner: "ThresholdTuner") -> tuple[Objective, float | None]:
+        try:
+            return tuner._check_params()
+        except ValueError as error:
+            self.fail("params", f"holds an invalid argument ({error})")
+        raise AssertionError  # pragma: no cover - fail raises
+
+    def task(self, tuner: "ThresholdTuner") -> tuple[str, int, int | None]:
+        task, num_outputs, class_id = self.data["task"], self.data["num_outputs"], self.data["class_id"]
+        if task not in TASKS:
+            self.fail("task", f"must be one of {list(TASKS)}")
+        if tuner.task is not None and tuner.task != task:
+            self.fail("task", f"disagrees with params.task={tuner.task!r}")
+        if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
+            self.fail("num_outputs", "must be a positive integer")
+        if task == "binary" and num_outputs != 1:
+            self.fail("num_outputs", "must be 1 for a binary tuner (one score column)")
+        if task == "multiclass" and num_outputs < 2:
+            self.fail("num_outputs", "must be >= 2 for a multi-class tuner (one score column per class)")
+        if task != "multiclass":
+            if class_id is not None:
+                self.fail("class_id", f"must be null for a {task} tuner (class_id is for multi-class scores)")
+            return task, num_outputs, None
+        if isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < num_outputs:
+            self.fail("class_id", f"must be an integer in [0, {num_outputs - 1}] for a multi-class tuner with "
+                                  f"{num_outputs} score columns")
+        if tuner.class_id is not None and tuner.class_id != class_id:
+            self.fail("class_id", f"disagrees with params.class_id={tuner.class_id!r}")
+        if tuner.class_id is None and class_id != 1:
+            self.fail("class_id", "must be 1 when params.class_id is null (a two-column tuner decides class 1)")
+        return task, num_outputs, class_id
+
+    def numbers(self, field: str, value: Any, count: int | None) -> np.ndarray:
+        """``value`` (JSON numbers and the strings "nan", "inf", "-inf") as float64: a list of ``count``
+        (``count=None``: one number)."""
+        values = _from_json_number(value)
+        if count is not None and (not isinstance(values, list) or len(values) != count):
+            self.fail(field, f"must be a list of {count} number(s)")
+        items = values if isinstance(values, list) else [values]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
+            self.fail(field, "must hold numbers (or \"inf\" / \"nan\" strings)")
+        return np.asarray(values, np.float64)
+
+    def thresholds(self, field: str, count: int, probability_scale: bool) -> np.ndarray:
+        what = "one threshold per label" if count > 1 else "one threshold"
+        values = self.data[field]
+        if not isinstance(values, list) or len(values) != count:
+            self.fail(field, f"must be a list of {count} number(s) ({what} for this tuner's task and "
+                             f"num_outputs={self.data['num_outputs']})")
+        arr = self.numbers(field, values, count)
+        if np.isnan(arr).any() or np.isneginf(arr).any():
+            self.fail(field, "must hold numbers, +inf (never predict positive) at most; not NaN nor -inf")
+        if probability_scale and ((arr < 0) | ((arr > 1) & np.isfinite(arr))).any():
+            self.fail(field, "must hold probabilities in [0, 1] (or +inf): this tuner thresholds probabilities "
+                             "(from_logits=True or multi-class)")
+        return arr
+
+    def score_thresholds(self, thresholds: np.ndarray, task: str, from_logits: bool) -> np.ndarray:
+        logit_scale = from_logits and task != "multiclass"
+        if logit_scale:
+            with np.errstate(divide="ignore"):
+                derived = np.where(np.isposinf(thresholds), np.inf, np.log(thresholds) - np.log1p(-thresholds))
+        else:
+            derived = thresholds.copy()
+        if "score_thresholds" not in self.data:
+            return derived
+        arr = self.numbers("score_thresholds", self.data["score_thresholds"], len(thresholds))
+        if np.isnan(arr).any():
+            self.fail("score_thresholds", "must not hold NaN")
+        expected = sigmoid(arr, keep_inf=True) if logit_scale else arr
+        if not np.allclose(expected, thresholds, rtol=1e-9, atol=0.0):
+            relation = "sigmoid(score_thresholds) == thresholds (from_logits=True)" if logit_scale else \
+                "score_thresholds == thresholds"
+            self.fail("score_thresholds",
+                      f"disagrees with `thresholds`={quote(thresholds)}: a saved tuner has {relation}. Edit both, or "
+                      "delete score_thresholds to derive it from thresholds")
+        return arr
+
+    def confidence(self, resolved: float | None) -> float | None:
+        value = self.data["confidence_used"]
+        if value is None and resolved is None:
+            return None
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != resolved:
+            self.fail("confidence_used", f"must be {resolved!r}, the level params.confidence gives this objective")
+        return float(value)
+
+    def best_score(self, task: str, num_outputs: int) -> Any:
+        if task == "multilabel":
+            return self.numbers("best_score", self.data["best_score"], num_outputs)
+        return float(self.numbers("best_score", self.data["best_score"], None))
+
+    def achieved(self, task: str, num_outputs: int) -> dict[str, Any]:
+        achieved = self.data["achieved"]
+        if not isinstance(achieved, Mapping) or any(key not in achieved for key in self._ACHIEVED):
+            self.fail("achieved", f"must be an object with at least {list(self._ACHIEVED)}")
+        out: dict[str, Any] = {}
+        for key, value in achieved.items():
+            value = _from_json_number(value)
+            if task == "multilabel":
+                if not isinstance(value, list) or len(value) != num_outputs or not all(
+                        isinstance(v, (int, float)) for v in value):
+                    self.fail("achieved", f"entry {key!r} must be a list of {num_outputs} numbers (one per label)",
+                              value=value)
+                out[key] = np.asarray(value)
+            elif isinstance(value, list) or not isinstance(value, (int, float)):
+                self.fail("achieved", f"entry {key!r} must be a number", value=value)
+            else:
+                out[key] = value
+        return out
 
 
 def _achieved(c: _Choice, confidence: float | None) -> dict[str, Any]:
@@ -596,25 +753,57 @@ class FixedThreshold:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FixedThreshold":
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> "FixedThreshold":
+        """A fitted rule from :meth:`to_dict` data, every field validated (see :meth:`load`)."""
+        source = source or "FixedThreshold data"
         if not isinstance(data, Mapping) or data.get("format") != _FIXED_FORMAT:
             received = f"keys {sorted(data)}" if isinstance(data, Mapping) else repr(data)
-            raise ValueError(f"Not a saved FixedThreshold: expected a JSON object with \"format\": "
+            raise ValueError(f"Not a saved FixedThreshold ({source}): expected a JSON object with \"format\": "
                              f"\"{_FIXED_FORMAT}\". Received {received}.")
-        rule = cls(data["rule"], class_id=data["class_id"], task=data["task"])
-        rule.rule_ = rule._value()
-        rule.task_, rule.class_id_ = data["task"], data["class_id"]
-        rule.num_outputs_ = int(data["num_outputs"])
-        rule.thresholds_ = np.asarray(data["thresholds"], np.float64)
+
+        def fail(field: str, problem: str) -> None:
+            raise ValueError(f"{source}: field `{field}` {problem}. Received: {field}={quote(data.get(field))}")
+
+        missing = [key for key in ("rule", "class_id", "task", "num_outputs", "thresholds") if key not in data]
+        if missing:
+            raise ValueError(f"{source}: a saved FixedThreshold needs the fields rule, class_id, task, num_outputs "
+                             f"and thresholds; missing: {missing}.")
+        task, k, class_id = data["task"], data["num_outputs"], data["class_id"]
+        if task not in TASKS:
+            fail("task", f"must be one of {list(TASKS)}")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1 or (task == "binary") != (k == 1):
+            fail("num_outputs", "must be 1 for a binary rule and an integer >= 2 otherwise")
+        if task == "multiclass" and class_id is not None and (
+                isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < k):
+            fail("class_id", f"must be null or an integer in [0, {k - 1}]")
+        if task != "multiclass" and class_id is not None:
+            fail("class_id", f"must be null for a {task} rule")
+        rule = cls(data["rule"], class_id=class_id, task=task)
+        try:
+            rule.rule_ = rule._value()
+        except ValueError as error:
+            fail("rule", f"is invalid ({error})")
+        if task == "multiclass" and rule.rule_ != "argmax" and class_id is None:
+            fail("class_id", "must be set for a multi-class rule at a probability")
+        if rule.rule_ == "argmax" and task != "multiclass":
+            fail("rule", f"'argmax' decides multi-class scores; this rule is {task}")
+        expected = [] if rule.rule_ == "argmax" else [rule.rule_] * (k if task == "multilabel" else 1)
+        if data["thresholds"] != expected:
+            fail("thresholds", f"must be {expected}: the rule {rule.rule_!r} once per output (edit `rule` to change "
+                               "the threshold)")
+        rule.task_, rule.class_id_ = task, class_id
+        rule.num_outputs_ = k
+        rule.thresholds_ = np.asarray(expected, np.float64)
         return rule
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "FixedThreshold":
-        """Read a rule written by :meth:`save`."""
+        """Read a rule written by :meth:`save`, validating every field; an error names the file and the field.
+        ``thresholds`` must repeat ``rule`` (a file whose two fields disagree is refused)."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON ({error}); expected a file written by "
                              "FixedThreshold.save.") from None
-        return cls.from_dict(data)
+        return cls.from_dict(data, source=str(path))
