@@ -53,6 +53,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "diagnose_overhead": ("benchmarks.diagnose_overhead", "CollapseMonitor overhead per epoch"),
     "backend_speed": ("benchmarks.backend_speed",
                       "Backend speed: our losses on JAX (jit) vs Keras cross-entropy, and JAX vs TensorFlow"),
+    "parallel_speed": ("benchmarks.parallel_speed", "Parallel runs: the demo comparison on 1 and 2 workers and on Ray"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
     "examples": ("benchmarks.examples", "The three seed examples, as printed"),
     "speed": ("benchmarks.speed", "Speed and scale: the goals in one table, and MirroredStrategy on 2 logical CPUs vs 1"),

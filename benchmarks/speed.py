@@ -204,6 +204,14 @@ def goal_rows(mirrored: dict[str, Any] | None) -> list[dict[str, Any]]:
         add("multilabel30: best test micro-F1 (per-label thresholds tuned on validation) vs the generator's "
             "Bayes-optimal", "≥ 0.95 × Bayes", f"{goal['micro_f1']:.3f} = {goal['ratio']:.2f} × {goal['bayes_f1']:.3f}",
             goal["met"], "examples", examples)
+    parallel = load_raw("parallel_speed")
+    if parallel:
+        ratios = parallel["derived"]["ratios"]
+        dataset = parallel["data"]["dataset"]
+        for label, goal_ratio in (("2 workers", 0.65), ("Ray local, 2 CPUs", 0.75)):
+            if label in ratios:
+                add(f"compare on the {dataset} demo, {label} vs 1 worker, wall time", f"≤ {goal_ratio:g}×",
+                    f"{ratios[label]:.2f}×", ratios[label] <= goal_ratio, "parallel_speed", parallel)
     if mirrored:
         lo, med, hi = mirrored["ratio"]
         add("MirroredStrategy, 2 logical CPUs vs one device, epoch time", "report (no goal)",

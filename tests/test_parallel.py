@@ -200,3 +200,22 @@ def test_ctrl_c_stops_the_workers_and_loses_no_finished_run(data, tmp_path):
     resumed = compare(data, strategies=["baseline", "class_weight", "oversample"], epochs=10, seeds=2,
                       min_positives=5, progress=False, workers=1, out_dir=out, on_run=redone.append)
     assert len(redone) == len(resumed.runs) - len(finished) > 0
+
+
+def test_the_cli_says_how_many_workers_it_uses_and_refuses_a_bad_count(data, tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from imbalance.cli import app
+
+    table = pd.DataFrame(data[0], columns=[f"f{i}" for i in range(data[0].shape[1])]).assign(label=data[1])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    args = ["compare", str(tmp_path / "t.csv"), "--target", "label", "--epochs", "1", "--seeds", "2",
+            "--strategies", "baseline,class_weight"]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--workers", "2"])
+    assert done.exit_code == 0, done.output
+    assert "4 runs on 2 worker processes" in done.output
+    assert len(_lines(tmp_path / "out")) == 4 and (tmp_path / "out" / "best.keras").exists()
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "bad"), "--workers", "0"])
+    assert bad.exit_code == 2 and "`workers` must be a positive integer or 'auto'. Received: workers=0" in bad.output
+    assert not (tmp_path / "bad").exists()  # refused before anything ran or was written

@@ -122,6 +122,12 @@ def _check_out(out: Path) -> None:
         raise ValueError(f"--out {out}: cannot write in {existing} (permission denied); pass a folder you can write")
 
 
+def _workers(value: str) -> Any:
+    """``--workers``: ``auto`` or a positive integer (checked by compare, which names the value)."""
+    value = value.strip()
+    return int(value) if value.isdigit() else value
+
+
 def _print_results(results: Any, out: Optional[Path]) -> None:
     table = results.table
     verdict = results.verdict
@@ -177,6 +183,11 @@ def demo(
     strategies: Optional[List[str]] = typer.Option(None, help="Strategies to run (comma-separated or repeated); "
                                                               "default: every one that applies."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    workers: str = typer.Option("auto", help="Runs at once, each in its own process (one CPU thread or one GPU "
+                                             "each): auto = one per usable core, capped by memory; 1 = in this "
+                                             "process. The results do not depend on it."),
+    ray: Optional[str] = typer.Option(None, help="Run every run as a Ray task: local (start Ray here), auto (the "
+                                                 "running cluster) or a Ray address (pip install 'imbalance[ray]')."),
 ) -> None:
     """Compare every strategy on an embedded dataset, with the seed's own objective, and write the report."""
     from imbalance.datasets import load_demo
@@ -200,6 +211,8 @@ def demo(
         seeds=seeds or spec["seeds"],
         out_dir=out,
         progress=progress,
+        workers=_workers(workers),
+        ray=ray,
     )
     results.save(out)
     _print_results(results, out)
@@ -221,6 +234,11 @@ def compare_command(
     batch_size: Optional[int] = typer.Option(None, min=1, help="Batch size (default 64, or 256 above 5,000 rows)."),
     out: Path = typer.Option(Path("imbalance-out"), help="Output directory (re-running resumes from it)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    workers: str = typer.Option("auto", help="Runs at once, each in its own process (one CPU thread or one GPU "
+                                             "each): auto = one per usable core, capped by memory; 1 = in this "
+                                             "process. The results do not depend on it."),
+    ray: Optional[str] = typer.Option(None, help="Run every run as a Ray task: local (start Ray here), auto (the "
+                                                 "running cluster) or a Ray address (pip install 'imbalance[ray]')."),
 ) -> None:
     """Train the same model under each strategy over paired splits; print the table and the verdict."""
     from imbalance.experiment import compare
@@ -243,6 +261,8 @@ def compare_command(
         batch_size=batch_size,
         out_dir=out,
         progress=progress,
+        workers=_workers(workers),
+        ray=ray,
     )
     results.save(out)
     _print_results(results, out)

@@ -41,7 +41,7 @@ from imbalance._validation import quote
 from imbalance.experiment.task import RunJob, RunOutcome, RunTask, execute, failed_record, pin_threads, \
     worker_environment
 
-__all__ = ["Processes", "Ray", "Serial", "make_engine", "resolve_workers", "usable_cores", "visible_gpus"]
+__all__ = ["Processes", "Ray", "Serial", "check_engine_args", "make_engine", "resolve_workers", "usable_cores", "visible_gpus"]
 
 #: What one worker process needs besides the data (Keras, a backend, a small model): the memory cap's unit.
 WORKER_MEMORY = 1 << 30
@@ -381,13 +381,20 @@ class Ray:
                     yield RunOutcome(tried, failed_record(self.job.config, tried, f"{type(error).__name__}: {first}"))
 
 
+def check_engine_args(workers: Any, ray: Any) -> None:
+    """Refuse a bad ``workers`` or ``ray`` before anything runs or is written (one line naming the value)."""
+    if workers is not None and workers != "auto":
+        _parse_workers(workers, "workers")
+    if ray is not None and (not isinstance(ray, str) or not ray.strip()):
+        raise ValueError(f"`ray` must be 'local', 'auto' or a Ray address. Received: ray={quote(ray)}")
+
+
 def make_engine(job: RunJob, workers: int | str | None, ray: str | None, runs: int, progress: Any = None,
                 retries: int = 1) -> Serial | Processes | Ray:
     """The engine for ``compare(workers=…, ray=…)``: Ray when ``ray`` is given, else :class:`Processes` for more
     than one worker, else :class:`Serial`."""
+    check_engine_args(workers, ray)
     if ray is not None:
-        if not isinstance(ray, str) or not ray.strip():
-            raise ValueError(f"`ray` must be 'local', 'auto' or a Ray address. Received: ray={quote(ray)}")
         count = None if workers in (None, "auto") else resolve_workers(workers, 1 << 30)
         if ray == "local" and count is None:
             count = usable_cores()

@@ -36,7 +36,7 @@ from imbalance._validation import check_integer
 from imbalance.experiment.candidates import describe_rule, split_candidate
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData, prepare_data
-from imbalance.experiment.execution import Serial, make_engine
+from imbalance.experiment.execution import Serial, check_engine_args, make_engine
 from imbalance.experiment.progress import Progress
 from imbalance.experiment.protocol import Protocol, out_of_fold
 from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
@@ -112,6 +112,7 @@ def compare(
     names = resolve(strategies, d.task)
     check_integer("epochs", epochs, 1)
     check_integer("seeds", seeds, 1)
+    check_engine_args(workers, ray)
     given = {"test_size": test_size, "val_size": val_size, "folds": folds, "inner_folds": inner_folds,
              "min_positives": min_positives}
     base = protocol or Protocol()
