@@ -88,12 +88,12 @@ def prepare_data(data: Any, target: Any = None) -> ComparisonData:
 
         data = load_table(data, target)
     if isinstance(data, DemoDataset):
-        return from_arrays(data.name, data.x, data.y, data.task, data.class_names)
+        return _checked(from_arrays(data.name, data.x, data.y, data.task, data.class_names))
     if hasattr(data, "preprocessor") and hasattr(data, "x") and hasattr(data, "y"):
         y = np.asarray(data.y)
         info = inspect_labels(y, task=getattr(data, "task", None))
         names = [str(c) for c in getattr(data, "class_names", range(info.num_classes))]
-        return ComparisonData(
+        return _checked(ComparisonData(
             name=Path(str(getattr(data, "source", "table"))).name,
             x=data.x,
             y=to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y),
@@ -101,9 +101,9 @@ def prepare_data(data: Any, target: Any = None) -> ComparisonData:
             num_classes=info.num_classes,
             class_names=names,
             preprocessor=data.preprocessor,
-        )
+        ))
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        return from_arrays("arrays", data[0], data[1], None, None)
+        return _checked(from_arrays("arrays", data[0], data[1], None, None))
     raise TypeError(
         f"`data` must be a demo name ({', '.join(demo_names())}), a DemoDataset, a table from "
         f"imbalance.data.load_table, a file path, or an (x, y) pair. Received: {type(data).__name__}"
@@ -130,8 +130,12 @@ def from_arrays(name: str, x: Any, y: Any, task: str | None = None,
     info = inspect_labels(y, task=task)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
     names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
-    check_two_classes(ids, info.task, names)
     return ComparisonData(name=name, x=x, y=ids, task=info.task, num_classes=info.num_classes, class_names=names)
+
+
+def _checked(d: ComparisonData) -> ComparisonData:
+    check_two_classes(d.y, d.task, d.class_names)  # the rule of load_table, on every path
+    return d
 
 
 def check_two_classes(y: np.ndarray, task: str, class_names: Sequence[str]) -> None:
