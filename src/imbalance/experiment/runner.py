@@ -38,7 +38,7 @@ from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData, prepare_data
 from imbalance.experiment.execution import Serial, check_engine_args, make_engine
 from imbalance.experiment.progress import Progress
-from imbalance.experiment.protocol import Protocol, out_of_fold
+from imbalance.experiment.protocol import Protocol, check_confidence, out_of_fold
 from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.results import Results
 from imbalance.experiment.serving import save_model_atomically
@@ -107,6 +107,7 @@ def compare(
     from imbalance.experiment.strategies import get_strategy, resolve
 
     d = prepare_data(data, target)
+    check_confidence(confidence)
     goal = parse_objective(objective)
     _check_class_id(d, goal, objective, class_id)
     names = resolve(strategies, d.task)
@@ -127,6 +128,7 @@ def compare(
         protocol=proto, confidence=confidence, strategies=tuple(names),
     )
 
+    units = proto.units(d, class_id, config.seeds)  # labels only; refuses data it cannot evaluate, before any write
     out = Path(out_dir) if out_dir is not None else None
     store = RunStore(out / RUNS_FILE) if out is not None else None
     previous = store.read() if store is not None else []
@@ -137,7 +139,6 @@ def compare(
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str) + "\n")
 
-    units = proto.units(d, class_id, config.seeds)
     order = {(s, u.seed, u.fold): i for i, (u, s) in enumerate((u, s) for u in units for s in names)}
     todo = [RunTask(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
     runs, failed = list(kept), []
