@@ -14,13 +14,13 @@ streaming metrics) import ``keras.ops`` when they are called, and TensorFlow onl
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 __all__ = ["as_numpy", "quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
            "check_choice", "check_integer", "check_fraction", "check_scores", "where", "is_concrete", "check_tensor",
-           "nan_where", "invalid_class_ids", "outside_unit_interval"]
+           "nan_where", "invalid_class_ids", "outside_unit_interval", "unit_interval_flag", "nan_flag"]
 
 
 def as_numpy(value: Any) -> Any:
@@ -250,10 +250,12 @@ def check_scores(scores: Any, name: str = "scores", probabilities: bool = False)
 #
 # A loss or a metric sees tensors, often symbolic ones (tf.function, XLA, jax.jit, torch.compile). Where the
 # values are concrete (eager) a check raises a ValueError naming the value; where they are not, Python cannot look
-# at them, so the check puts the error into the result instead: the invalid rows become NaN (so the loss, or the
-# metric, is NaN and `keras.callbacks.TerminateOnNaN` stops training), and in a TensorFlow graph that XLA does not
-# compile a `tf.debugging.Assert` also fails the step with the message. XLA ignores asserts, and a jitted JAX
-# function cannot raise on data: there NaN is the signal.
+# at them, so the check puts the error into the result instead: a batch with an invalid entry makes the result NaN
+# (so the loss, or the metric, is NaN and `keras.callbacks.TerminateOnNaN` stops training), and in a TensorFlow
+# graph that XLA does not compile a `tf.debugging.Assert` also fails the step with the message. XLA ignores
+# asserts, and a jitted JAX function cannot raise on data: there NaN is the signal. Compiled, a check costs one
+# scalar flag (a reduction or two) and one scalar `where`: the per-entry mask that the message needs is computed
+# only eagerly, or inside the failing branch of the TensorFlow assert.
 
 
 def is_concrete(x: Any) -> bool:
@@ -283,14 +285,14 @@ def is_concrete(x: Any) -> bool:
     return True
 
 
-def nan_where(invalid: Any, dtype: Any, otherwise: Any = 0.0) -> Any:
-    """``NaN`` where ``invalid`` holds, ``otherwise`` (0) elsewhere, in ``dtype``: added to a loss or a metric's
-    counts, it makes them NaN exactly where the input was invalid (and adds no gradient path)."""
+def nan_where(condition: Any, dtype: Any) -> Any:
+    """``NaN`` where ``condition`` holds, 0 elsewhere, in ``dtype``: added to a loss or a metric's state it makes
+    them NaN there, and adds no gradient path."""
     import keras
     from keras import ops
 
     dtype = keras.backend.standardize_dtype(dtype)
-    return ops.where(invalid, np.array(np.nan, dtype), ops.cast(otherwise, dtype))
+    return ops.where(condition, np.array(np.nan, dtype), np.array(0.0, dtype))
 
 
 def _in_xla_graph() -> bool:
@@ -307,50 +309,49 @@ def _in_xla_graph() -> bool:
         return False
 
 
-def _tf_assert_zero(values: Any, invalid: Any, message: str, hint: str, dtype: str) -> Any:
-    """A scalar 0 in ``dtype`` that, in a TensorFlow graph, is computed after a ``tf.debugging.Assert`` that fails
-    with ``message``, the first invalid position and its value when any entry of ``invalid`` holds. The position
-    and value are computed only on failure (inside the false branch of a ``tf.cond``)."""
+def _tf_assert_poison(values: Any, flag: Any, invalid: Callable[[Any], Any], message: str, hint: str,
+                      dtype: str) -> Any:
+    """In a TensorFlow graph: the scalar poison of :func:`check_tensor` as one ``tf.cond`` on ``flag``: 0, or NaN
+    after a ``tf.debugging.Assert`` that fails with ``message``, the first invalid position and its value. The
+    per-entry mask ``invalid(values)``, the position and the value are computed only then, in the true branch."""
     import tensorflow as tf
 
     zero = tf.zeros((), dtype)
-    if _in_xla_graph():
-        return zero
-    rank = len(invalid.shape)
+    rank = len(values.shape)
 
     def fail() -> Any:
-        flat = tf.reshape(invalid, [-1])
-        index = tf.argmax(tf.cast(flat, tf.int32), output_type=tf.int32)
+        mask = invalid(values)
+        index = tf.argmax(tf.cast(tf.reshape(mask, [-1]), tf.int32), output_type=tf.int32)
         value = tf.gather(tf.reshape(values, [-1]), index)
         if rank >= 2:
-            columns = tf.shape(invalid, out_type=tf.int32)[-1]
+            columns = tf.shape(mask, out_type=tf.int32)[-1]
             position = ["row", index // columns, "column", index % columns]
         else:
             position = ["row", index]
         check = tf.debugging.Assert(False, [message + "; the first invalid entry is at"] + position
                                     + ["and holds", value] + ([hint] if hint else []), summarize=8)
         with tf.control_dependencies([check]):
-            return tf.identity(zero)
+            return tf.fill([], tf.constant(np.nan, dtype))
 
-    return tf.cond(tf.reduce_any(invalid), fail, lambda: zero)
+    return tf.cond(flag, fail, lambda: zero)
 
 
-def check_tensor(values: Any, invalid: Any, subject: str, expected: str, hint: str = "", dtype: Any = "float32",
-                 reduce: str | None = None) -> Any:
-    """Check a tensor inside a loss or a metric, on any backend; ``invalid`` is the boolean mask of the bad entries
-    of ``values`` (same shape), computed by the caller with ``keras.ops``.
+def check_tensor(values: Any, invalid: Callable[[Any], Any], subject: str, expected: str, hint: str = "",
+                 dtype: Any = "float32", flag: Callable[[Any], Any] | None = None) -> Any:
+    """Check a tensor inside a loss or a metric, on any backend. ``invalid(values)`` is the boolean mask of the bad
+    entries (same shape), ``flag(values)`` a cheaper scalar "some entry is bad" (default: ``any`` of the mask),
+    both written with ``keras.ops``.
 
     * Concrete values (eager, any backend): a ValueError ``"{subject} must be {expected}; row 1 holds 5 (…)"``
       when any entry is invalid; None when all are valid (nothing to add).
-    * Symbolic values (``tf.function``, XLA, ``jax.jit``, ``torch.compile``): the NaN poison to add to the result,
-      ``NaN`` where invalid and 0 elsewhere, in ``dtype``: per entry (``reduce=None``), per row (``"rows"``: any
-      invalid entry of the last axis) or one scalar (``"all"``). In a TensorFlow graph that XLA does not compile,
-      the poison also depends on a ``tf.debugging.Assert`` that fails the step with the message, the first invalid
-      position and its value (an ``InvalidArgumentError``).
+    * Symbolic values (``tf.function``, XLA, ``jax.jit``, ``torch.compile``): a scalar poison in ``dtype``, NaN
+      when the flag holds and 0 otherwise, to add to the result (the whole batch's loss, or a metric's state). In a
+      TensorFlow graph that XLA does not compile, it is one ``tf.cond`` whose NaN branch holds a
+      ``tf.debugging.Assert`` that fails the step with the message, the first invalid position and its value (an
+      ``InvalidArgumentError``).
 
     >>> import numpy as np
-    >>> y = np.array([0, 5, 1])
-    >>> check_tensor(y, (y < 0) | (y > 2), "`y_true`", "class ids in [0, 2]")
+    >>> check_tensor(np.array([0, 5, 1]), lambda y: (y < 0) | (y > 2), "`y_true`", "class ids in [0, 2]")
     Traceback (most recent call last):
     ...
     ValueError: `y_true` must be class ids in [0, 2]; row 1 holds 5 (1 of 3 entries invalid).
@@ -358,12 +359,13 @@ def check_tensor(values: Any, invalid: Any, subject: str, expected: str, hint: s
     import keras
     from keras import ops
 
-    if is_concrete(invalid) and is_concrete(values):
-        if not bool(ops.convert_to_numpy(ops.any(invalid))):
+    values = ops.convert_to_tensor(values)
+    if is_concrete(values):
+        mask = invalid(values)
+        if not bool(ops.convert_to_numpy(ops.any(mask))):
             return None
-        bad = np.asarray(ops.convert_to_numpy(invalid), bool)
-        arr = np.asarray(as_numpy(ops.convert_to_numpy(values)))
-        arr = np.broadcast_to(arr, bad.shape) if arr.shape != bad.shape else arr
+        bad = np.asarray(ops.convert_to_numpy(mask), bool)
+        arr = np.asarray(ops.convert_to_numpy(values))
         first = arr[tuple(np.argwhere(bad)[0])].item()
         shown = bad.reshape(bad.shape[0], -1) if bad.ndim >= 2 else bad
         examples = list(dict.fromkeys(repr(v) for v in arr[bad].ravel()[:1000].tolist()))
@@ -372,34 +374,35 @@ def check_tensor(values: Any, invalid: Any, subject: str, expected: str, hint: s
         count = f" ({int(bad.sum())} of {bad.size} entries invalid{others})"
         raise ValueError(f"{subject} must be {expected}; {where(shown)} holds {first!r}{count}."
                          + (f" {hint}" if hint else ""))
-    otherwise: Any = 0.0
-    if keras.backend.backend() == "tensorflow" and not isinstance(invalid, keras.KerasTensor):
-        otherwise = _tf_assert_zero(values, invalid, f"{subject} must be {expected}", hint,
-                                    keras.backend.standardize_dtype(dtype))
-    if reduce == "rows" and len(invalid.shape) >= 2:
-        invalid = ops.any(invalid, axis=-1)
-    elif reduce == "all":
-        invalid = ops.any(invalid)
-    return nan_where(invalid, dtype, otherwise)
+    flagged = flag(values) if flag is not None else ops.any(invalid(values))
+    if keras.backend.backend() == "tensorflow" and not isinstance(values, keras.KerasTensor) \
+            and not _in_xla_graph():
+        return _tf_assert_poison(values, flagged, invalid, f"{subject} must be {expected}", hint,
+                                 keras.backend.standardize_dtype(dtype))
+    return nan_where(flagged, dtype)
 
 
-def invalid_class_ids(ids: Any, num_classes: int) -> Any:
-    """The boolean mask of the entries of ``ids`` that are not class ids ``0 .. num_classes - 1``: out of range,
-    or (float ids) not a whole number or NaN. Two element-wise ops for integer ids, three for floats.
+def invalid_class_ids(num_classes: int) -> Callable[[Any], Any]:
+    """The check of class ids ``0 .. num_classes - 1`` for :func:`check_tensor`: a function of the ids giving the
+    boolean mask of the entries that are out of range or (float ids) not a whole number or NaN. Two element-wise
+    ops for integer ids, three for floats.
 
     >>> import numpy as np
-    >>> np.asarray(invalid_class_ids(np.array([0.0, 2.0, 3.0, -1.0, 1.5, np.nan]), 3)).tolist()
+    >>> np.asarray(invalid_class_ids(3)(np.array([0.0, 2.0, 3.0, -1.0, 1.5, np.nan]))).tolist()
     [False, False, True, True, True, True]
     """
     import keras
     from keras import ops
 
-    ids = ops.convert_to_tensor(ids)
-    kind = keras.backend.standardize_dtype(ids.dtype)
-    if kind == "bool":
-        ids = ops.cast(ids, "int32")
-    whole = ops.floor(ids) if "float" in kind else ids
-    return ops.not_equal(ops.clip(whole, 0, num_classes - 1), ids)
+    def mask(values: Any) -> Any:
+        values = ops.convert_to_tensor(values)
+        kind = keras.backend.standardize_dtype(values.dtype)
+        if kind == "bool":
+            values = ops.cast(values, "int32")
+        whole = ops.floor(values) if "float" in kind else values
+        return ops.not_equal(ops.clip(whole, 0, num_classes - 1), values)
+
+    return mask
 
 
 def outside_unit_interval(values: Any) -> Any:
@@ -413,3 +416,28 @@ def outside_unit_interval(values: Any) -> Any:
 
     values = ops.convert_to_tensor(values)
     return ops.not_equal(ops.clip(values, 0.0, 1.0), values)
+
+
+def unit_interval_flag(values: Any) -> Any:
+    """Whether some entry of ``values`` is outside ``[0, 1]``: two reductions (min and max), no per-entry
+    temporary. NaN entries may pass (a NaN label or probability already makes a loss NaN).
+
+    >>> import numpy as np
+    >>> bool(unit_interval_flag(np.array([[0.0, 1.0], [0.5, 1.5]]))), bool(unit_interval_flag(np.array([0.0, 1.0])))
+    (True, False)
+    """
+    from keras import ops
+
+    return ops.logical_or(ops.min(values) < 0.0, ops.max(values) > 1.0)
+
+
+def nan_flag(values: Any) -> Any:
+    """Whether some entry of ``values`` is NaN.
+
+    >>> import numpy as np
+    >>> bool(nan_flag(np.array([0.0, np.nan])))
+    True
+    """
+    from keras import ops
+
+    return ops.any(ops.isnan(values))

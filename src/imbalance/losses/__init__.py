@@ -25,12 +25,14 @@ AsymmetricLoss                 multi-label                 separate focusing for
 * a TensorFlow graph (``tf.function``, ``fit`` with ``jit_compile=False``): a ``tf.debugging.Assert`` fails the
   step with an ``InvalidArgumentError`` carrying the same text, the position and the value;
 * compiled code that cannot raise on data (TensorFlow with XLA, ``fit``'s default on a GPU; ``jax.jit``;
-  ``torch.compile``): the loss of each invalid row is NaN, so the batch loss is NaN and
-  ``keras.callbacks.TerminateOnNaN`` stops training. The NaN adds no gradient path: the weights stay finite and
-  an invalid row adds its finite gradient (0 for out-of-range class ids).
+  ``torch.compile``): the loss of every row of that batch is NaN, so the batch loss is NaN and
+  ``keras.callbacks.TerminateOnNaN`` stops training. The NaN adds no gradient path: the weights stay finite (an
+  invalid row adds a finite gradient, 0 for out-of-range class ids). A NaN label or probability makes its row NaN
+  by itself.
 
-The checks cost two or three element-wise ops per checked tensor, and a reduction with a ``tf.cond`` in a
-TensorFlow graph (BENCHMARKS.md, "Loss speed").
+Compiled, a check is a scalar flag (min and max of the labels or probabilities; an element-wise test of the class
+ids) and one scalar ``where``, plus a ``tf.cond`` in a TensorFlow graph; the per-entry mask that the message needs
+is computed only eagerly or on failure. BENCHMARKS.md ("Loss speed") measures the step with and without them.
 """
 
 from imbalance.losses.asymmetric import AsymmetricLoss, asymmetric_loss

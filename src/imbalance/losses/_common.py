@@ -19,6 +19,7 @@ from imbalance._validation import (  # noqa: F401
     invalid_class_ids,
     outside_unit_interval,
     quote,
+    unit_interval_flag,
 )
 
 EPSILON = 1e-7
@@ -62,8 +63,8 @@ def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype:
     """One-hot (or soft) labels of shape ``(..., K)`` from ids ``(...,)``/``(..., 1)`` (``sparse=True``) or from
     one-hot labels (``sparse=False``), with a clear error when the static shapes say the other format was given,
     and the labels' check (:func:`check_class_ids` or :func:`check_unit_interval`): ``(labels, poison)``, the
-    poison being None (eager, valid) or NaN per invalid row / entry in ``loss_dtype`` (default ``dtype``), to add
-    to the loss (``name`` names the loss in the messages)."""
+    poison being None (eager, valid) or the batch's scalar NaN poison in ``loss_dtype`` (default ``dtype``), to add
+    to the per-row loss (``name`` names the loss in the messages)."""
     loss_dtype = loss_dtype or dtype
     y_true = ops.convert_to_tensor(y_true)
     last = y_true.shape[-1] if len(y_true.shape) else None
@@ -96,25 +97,27 @@ def labels_to_one_hot(y_true: Any, num_classes: int | None, sparse: bool, dtype:
 
 def check_class_ids(ids: Any, num_classes: int, name: str, dtype: str = "float32") -> Any:
     """Check class ids ``(n,)`` against ``[0, num_classes - 1]`` (float ids must also be whole numbers; NaN is
-    invalid): a ValueError in eager mode, else the NaN poison per row (see :func:`imbalance._validation.check_tensor`).
+    invalid): a ValueError in eager mode, else the batch's scalar NaN poison (see
+    :func:`imbalance._validation.check_tensor`).
 
     >>> import numpy as np
     >>> check_class_ids(np.array([0, 2]), 3, "my_loss") is None
     True
-    >>> check_class_ids(np.array([0, 3]), 3, "my_loss")
+    >>> check_class_ids(np.array([0, 3]), 3, "my_loss")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `y_true` of my_loss must be integer class ids in [0, 2] (the model output has 3 classes); row 1 holds 3 (1 of 2 entries invalid). Class ids count from 0, one model output per class.
+    ValueError: `y_true` of my_loss must be integer class ids in [0, 2] (...); row 1 holds 3 (1 of 2 entries invalid)...
     """
-    return check_tensor(ids, invalid_class_ids(ids, num_classes), f"`y_true` of {name}",
+    return check_tensor(ids, invalid_class_ids(num_classes), f"`y_true` of {name}",
                         f"integer class ids in [0, {num_classes - 1}] (the model output has {num_classes} classes)",
                         "Class ids count from 0, one model output per class.", dtype)
 
 
 def check_unit_interval(values: Any, subject: str, expected: str, hint: str, dtype: str) -> Any:
-    """Check that every entry of ``values`` (a float tensor) is in ``[0, 1]`` (NaN is not): a ValueError in eager
-    mode, else the NaN poison per entry (see :func:`imbalance._validation.check_tensor`)."""
-    return check_tensor(values, outside_unit_interval(values), subject, expected, hint, dtype)
+    """Check that every entry of ``values`` (a float tensor) is in ``[0, 1]``: a ValueError in eager mode (NaN
+    included), else the batch's scalar NaN poison from two reductions, min and max (a NaN entry needs no flag: it
+    makes the loss NaN by itself). See :func:`imbalance._validation.check_tensor`."""
+    return check_tensor(values, outside_unit_interval, subject, expected, hint, dtype, flag=unit_interval_flag)
 
 
 def check_binary_labels(y_true: Any, name: str) -> Any:
@@ -133,17 +136,11 @@ def check_probabilities(y_pred: Any, from_logits: bool, name: str) -> Any:
 
 
 def with_poison(loss: Any, *poisons: Any) -> Any:
-    """``loss`` plus every poison that is not None: NaN exactly at the invalid rows or entries, no gradient path.
-    A per-entry poison ``(n, K)`` on a per-row loss ``(n,)`` is summed over its last axis (NaN if any entry is); a
-    per-row poison on a per-entry loss is broadcast along the last axis."""
+    """``loss`` (per row) plus every poison that is not None: a scalar, NaN when its check failed on a compiled
+    batch, which makes every row's loss NaN and adds no gradient path."""
     for poison in poisons:
-        if poison is None:
-            continue
-        if len(poison.shape) > len(loss.shape):
-            poison = ops.sum(poison, axis=-1)
-        elif len(poison.shape) < len(loss.shape):
-            poison = ops.expand_dims(poison, -1)
-        loss = loss + poison
+        if poison is not None:
+            loss = loss + poison
     return loss
 
 

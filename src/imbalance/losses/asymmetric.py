@@ -75,7 +75,7 @@ def asymmetric_loss(
         positive = ops.exp(gamma_pos * log_q) * log_p
     negative = log_one_minus_pm if p_m is None else safe_pow(p_m, gamma_neg) * log_one_minus_pm
     loss = -(y_true * positive + (1.0 - y_true) * negative)
-    return ops.mean(with_poison(loss, *poisons), axis=-1)
+    return with_poison(ops.mean(loss, axis=-1), *poisons)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -88,7 +88,7 @@ class AsymmetricLoss(keras.losses.Loss):
         clip: probability margin ``m`` in ``[0, 1)`` below which negatives are ignored (paper default 0.05).
         from_logits: whether ``y_pred`` holds logits or probabilities.
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = AsymmetricLoss(from_logits=True)

@@ -128,7 +128,7 @@ def cost_sensitive_crossentropy(
     y, labels = labels_to_one_hot(y_true, len(matrix), sparse, logits.dtype, name)
     log_p, log_1m_p = log_softmax_and_log1m(logits)
     expected_cost = ops.matmul(y, as_constant(matrix, logits.dtype))  # (..., K): cost of predicting each j
-    return -ops.sum(with_poison(y * log_p + expected_cost * log_1m_p, labels, probabilities), axis=-1)
+    return with_poison(-ops.sum(y * log_p + expected_cost * log_1m_p, axis=-1), labels, probabilities)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -145,7 +145,7 @@ class CostSensitiveCrossentropy(keras.losses.Loss):
     The trained outputs are scores, not calibrated probabilities: choose the decision with
     :mod:`imbalance.thresholds` on validation data.
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = CostSensitiveCrossentropy([[0, 0], [3, 0]], from_logits=True, sparse=True)

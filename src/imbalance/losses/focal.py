@@ -71,7 +71,7 @@ def binary_focal_loss(
     if alpha is not None:
         a = as_constant(alpha, logits.dtype)
         loss = (y_true * a + (1.0 - y_true) * (1.0 - a)) * loss
-    return ops.mean(with_poison(loss, *poisons), axis=-1)
+    return with_poison(ops.mean(loss, axis=-1), *poisons)
 
 
 def categorical_focal_loss(
@@ -107,7 +107,7 @@ def categorical_focal_loss(
         loss = safe_pow(softmax_complement(log_p), gamma) * loss  # (1 - p)^gamma
     if alpha is not None:
         loss = as_constant(alpha, logits.dtype) * loss
-    return ops.sum(with_poison(loss, *poisons), axis=-1)
+    return with_poison(ops.sum(loss, axis=-1), *poisons)
 
 
 def sparse_categorical_focal_loss(
@@ -173,7 +173,7 @@ class BinaryFocalLoss(_FocalBase):
     With ``alpha`` set, this equals Keras' ``BinaryFocalCrossentropy(apply_class_balancing=True)``; the difference
     is that it stays finite at extreme logits and takes per-label ``alpha``.
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = BinaryFocalLoss(gamma=2.0, from_logits=True)
@@ -208,7 +208,7 @@ class CategoricalFocalLoss(_FocalBase):
         alpha: per-class weights ``>= 0`` (a list of K values or a dict ``{class: weight}``), a scalar, or None.
         from_logits: whether ``y_pred`` holds logits or probabilities.
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = CategoricalFocalLoss(gamma=2.0, alpha=[0.5, 2.0], from_logits=True)
@@ -236,7 +236,7 @@ class CategoricalFocalLoss(_FocalBase):
 class SparseCategoricalFocalLoss(_FocalBase):
     """Multi-class focal loss on integer class ids (see :func:`sparse_categorical_focal_loss`).
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = SparseCategoricalFocalLoss(gamma=0.0, from_logits=True)

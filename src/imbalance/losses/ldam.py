@@ -94,7 +94,7 @@ def ldam_loss(
     y, labels = labels_to_one_hot(y_true, num_classes, sparse, logits.dtype, "ldam_loss")
     margins = as_constant(ldam_margins(counts, max_margin), logits.dtype)
     shifted = scale * (logits - y * margins)  # only the true class loses its margin
-    loss = -ops.sum(with_poison(y * ops.log_softmax(shifted, axis=-1), labels), axis=-1)
+    loss = with_poison(-ops.sum(y * ops.log_softmax(shifted, axis=-1), axis=-1), labels)
     if class_weight is not None:
         weights = _class_weight_tensor(class_weight, num_classes, logits.dtype)
         loss = ops.sum(y * weights, axis=-1) * loss
@@ -122,7 +122,7 @@ class LDAMLoss(keras.losses.Loss):
         sparse: whether ``y_true`` holds integer class ids (default) or one-hot rows.
         class_weight: initial per-class weights ``>= 0`` (list or dict), None for all ones.
 
-    Invalid labels raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = LDAMLoss(class_counts=[1000, 10], max_margin=0.5, scale=1.0)

@@ -67,7 +67,7 @@ def logit_adjusted_loss(
         check_length("class_counts", counts, logits.shape[-1])
     adjusted = logits + tau * as_constant(_log_prior(counts), logits.dtype)
     y, labels = labels_to_one_hot(y_true, len(counts), sparse, logits.dtype, "logit_adjusted_loss")
-    return -ops.sum(with_poison(y * ops.log_softmax(adjusted, axis=-1), labels), axis=-1)
+    return with_poison(-ops.sum(y * ops.log_softmax(adjusted, axis=-1), axis=-1), labels)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -83,7 +83,7 @@ class LogitAdjustedLoss(keras.losses.Loss):
         tau: adjustment strength ``>= 0``.
         sparse: whether ``y_true`` holds integer class ids (default) or one-hot rows.
 
-    Invalid labels raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = LogitAdjustedLoss(class_counts=[900, 100])

@@ -50,7 +50,7 @@ def weighted_binary_crossentropy(
     # -w·y·log σ(z) - (1-y)·log σ(-z), with -log σ(z) = softplus(-z) and -log σ(-z) = z + softplus(-z):
     # one softplus per element, as tf.nn.weighted_cross_entropy_with_logits does.
     loss = (1.0 - y_true) * logits + (1.0 + (weight - 1.0) * y_true) * ops.softplus(-logits)
-    return ops.mean(with_poison(loss, *poisons), axis=-1)
+    return with_poison(ops.mean(loss, axis=-1), *poisons)
 
 
 @keras.saving.register_keras_serializable(package="imbalance")
@@ -62,7 +62,7 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
             ``imbalance.weighting.pos_weights(y_train)``.
         from_logits: whether ``y_pred`` holds logits (recommended: no sigmoid on the last layer) or probabilities.
 
-    Invalid labels or probabilities raise (eager) or give NaN rows (compiled): see :mod:`imbalance.losses`.
+    Invalid labels or probabilities raise (eager) or make the batch loss NaN (compiled; see :mod:`imbalance.losses`).
 
     >>> import numpy as np
     >>> loss = WeightedBinaryCrossentropy(pos_weight=[1.0, 4.0], from_logits=True)

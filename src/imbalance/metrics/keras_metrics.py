@@ -73,9 +73,11 @@ from imbalance._validation import (
     check_tensor,
     check_vector,
     invalid_class_ids,
+    nan_flag,
     nan_where,
     outside_unit_interval,
     quote,
+    unit_interval_flag,
 )
 from imbalance.metrics.counts import (  # noqa: F401  (the scores from counts, also importable from here)
     average_precision_from_histogram,
@@ -302,24 +304,23 @@ class _StreamingMetric(keras.metrics.Metric):
         metric = f"{type(self).__name__} ({self.name!r})"
         if self.from_logits or not self._bucketed:
             what = "logits" if self.from_logits else "scores"
-            scores = check_tensor(y_pred, ops.isnan(y_pred), f"`y_pred` of {metric}", f"{what}, not NaN",
-                                  "NaN scores usually mean the model diverged.", self.dtype, reduce="all")
+            scores = check_tensor(y_pred, ops.isnan, f"`y_pred` of {metric}", f"{what}, not NaN",
+                                  "NaN scores usually mean the model diverged.", self.dtype, flag=nan_flag)
         else:
-            scores = check_tensor(y_pred, outside_unit_interval(y_pred), f"`y_pred` of {metric}",
+            scores = check_tensor(y_pred, outside_unit_interval, f"`y_pred` of {metric}",
                                   "probabilities in [0, 1] (from_logits=False)",
                                   "Pass from_logits=True for logits; NaN scores usually mean the model diverged.",
-                                  self.dtype, reduce="all")
+                                  self.dtype, flag=lambda p: ops.logical_or(unit_interval_flag(p), nan_flag(p)))
         if task == "multiclass" and (len(y_true.shape) == 1 or y_true.shape[-1] == 1):
-            ids = ops.reshape(y_true, (-1,))
-            labels = check_tensor(ids, invalid_class_ids(ids, k), f"`y_true` of {metric}",
+            labels = check_tensor(ops.reshape(y_true, (-1,)), invalid_class_ids(k), f"`y_true` of {metric}",
                                   f"integer class ids in [0, {k - 1}] (the model output has {k} classes)",
-                                  "Class ids count from 0, one model output per class.", self.dtype, reduce="all")
+                                  "Class ids count from 0, one model output per class.", self.dtype)
         else:
-            values = ops.cast(y_true, self.dtype)
+            # NaN labels need no flag: they make the counts, and so every result, NaN by themselves
             expected = "0/1 labels in [0, 1]" if task == "binary" else "one-hot or multi-hot labels in [0, 1]"
-            labels = check_tensor(values, outside_unit_interval(values), f"`y_true` of {metric}", expected,
-                                  "Class ids of a multi-class problem need one output column per class.",
-                                  self.dtype, reduce="all")
+            labels = check_tensor(ops.cast(y_true, self.dtype), outside_unit_interval, f"`y_true` of {metric}",
+                                  expected, "Class ids of a multi-class problem need one output column per class.",
+                                  self.dtype, flag=unit_interval_flag)
         if scores is None or labels is None:
             return labels if scores is None else scores
         return scores + labels
