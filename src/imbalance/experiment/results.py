@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imbalance._files import atomic_write_bytes, atomic_write_text
+from imbalance._files import atomic_write_bytes, atomic_write_text, remove_tree
 from imbalance.experiment.candidates import Candidate, candidate_runs, decision_rule
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
-from imbalance.experiment.serving import save_model_atomically, with_decision
+from imbalance.experiment.serving import (EXPORT_DIR, ExportSkippedWarning, export_saved_model, export_unavailable,
+                                         load_model_file, save_model_atomically, with_decision)
 from imbalance.thresholds import Objective
 
 __all__ = ["Results"]
@@ -43,6 +45,9 @@ class Results:
     objective: Objective
     models: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    #: Set by :meth:`save`: the SavedModel folder it wrote (``None`` when it wrote none), and why it wrote none.
+    export_path: Path | None = field(default=None, init=False, repr=False, compare=False)
+    export_note: str | None = field(default=None, init=False, repr=False, compare=False)
     failed: list[RunRecord] = field(default_factory=list)  # runs that raised (``error``): no scores, retried on resume
 
     @property
@@ -117,31 +122,35 @@ class Results:
         """The recommended candidate (equal to its display string ``"s"`` or ``"s@0.5"``)."""
         return Candidate.parse(self.verdict.recommended)
 
-    def save(self, out_dir: str | os.PathLike[str] | None = None) -> Path:
+    def save(self, out_dir: str | os.PathLike[str] | None = None, *, export: bool = True) -> Path:
         """Write ``runs.jsonl`` (already there when ``compare`` had ``out_dir``), ``results.csv``, the recommended
-        candidate's model ``best.keras`` (scores and decisions), ``thresholds.json`` and ``report.html``."""
+        candidate's model ``best.keras`` (scores and decisions), ``thresholds.json``, ``report.html`` and, on the
+        TensorFlow backend, ``best_savedmodel/``: the same model as a TensorFlow SavedModel that serves without
+        ``imbalance`` installed (:func:`~imbalance.experiment.serving.export_saved_model`; ``export=False`` skips
+        it). Elsewhere the export is skipped with an :class:`~imbalance.experiment.serving.ExportSkippedWarning`, and
+        :attr:`export_note` says why.
+
+        Every model file is written atomically, and the recommended strategy's ``models/<strategy>.keras`` is loaded
+        before it is copied or served: a truncated one (a run killed mid-save) raises
+        :class:`~imbalance.experiment.serving.ModelFileError` naming it, before any other output is written.
+        """
         from imbalance.experiment.report import write_report
 
         out = Path(out_dir) if out_dir is not None else self.out_dir
         if out is None:
             raise ValueError("`out_dir` is required: compare() was run without one.")
         out.mkdir(parents=True, exist_ok=True)
+        best = Candidate.parse(self.best)
+        source, model = self._checked_model(best.strategy, out)
         if self.out_dir is None or Path(self.out_dir).resolve() != out.resolve():
             RunStore(out / RUNS_FILE).write(self.runs)
         atomic_write_text(out / "results.csv", self.table.to_csv(index=False))
-        best = Candidate.parse(self.best)
-        model_path = out / "models" / f"{best.strategy}.keras"
-        if best.strategy in self.models:
-            model_path.parent.mkdir(parents=True, exist_ok=True)
-            self.models[best.strategy].save(model_path)
-        if model_path.exists():
-            if best.tuned:
-                atomic_write_bytes(out / "best.keras", model_path.read_bytes())
-            else:
-                import keras
-
-                served = with_decision(keras.models.load_model(model_path), self._fixed_rule(best))
-                save_model_atomically(served, out / "best.keras")
+        if best.tuned:
+            served = model
+            atomic_write_bytes(out / "best.keras", source.read_bytes())
+        else:
+            served = with_decision(model, self._fixed_rule(best))
+            save_model_atomically(served, out / "best.keras")
         if best.tuned:
             thresholds = out / "thresholds" / f"{best.strategy}.json"
             if thresholds.exists():
@@ -152,7 +161,35 @@ class Results:
                      "class_id": self.config.class_id}
             atomic_write_text(out / "thresholds.json", json.dumps(fixed, indent=2) + "\n")
         write_report(self, out / "report.html")
+        self._export(served, out / EXPORT_DIR, export)
         return out
+
+    def _checked_model(self, strategy: str, out: Path) -> tuple[Path, Any]:
+        """The strategy's served model file (``out/models/<strategy>.keras``, written now from the model in memory,
+        else found there or under ``compare``'s own ``out_dir``) and the model loaded from it."""
+        model_path = out / "models" / f"{strategy}.keras"
+        if strategy in self.models:
+            save_model_atomically(self.models[strategy], model_path)
+        elif not model_path.exists() and self.out_dir is not None:
+            kept = Path(self.out_dir) / "models" / f"{strategy}.keras"
+            model_path = kept if kept.exists() else model_path
+        recovery = ("re-run the same comparison (same command, same out_dir): resuming deletes it and retrains "
+                    f"the run that saves it ({strategy}, seed 0, fold 0)")
+        return model_path, load_model_file(model_path, recovery)
+
+    def _export(self, served: Any, path: Path, export: bool) -> None:
+        """Write the SavedModel export, or say why not (and remove an old one: it served an earlier model)."""
+        reason = export_unavailable() if export else "Results.save(export=False)"
+        if reason is None:
+            self.export_path, self.export_note = export_saved_model(served, path), None
+            return
+        removed = remove_tree(path)
+        self.export_path = None
+        self.export_note = (f"{path} not written: {reason}"
+                            + ("; the earlier export there was removed" if removed else "")
+                            + ". best.keras serves the model (keras.models.load_model after import imbalance).")
+        if export:
+            warnings.warn(self.export_note, ExportSkippedWarning, stacklevel=3)
 
     def _fixed_rule(self, candidate: Candidate) -> Any:
         """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
