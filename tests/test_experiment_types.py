@@ -51,11 +51,12 @@ def test_a_run_record_keeps_its_json_form_and_unknown_keys():
         RunRecord.from_dict({"strategy": "baseline", "seed": 0})
 
 
-def test_the_run_store_names_the_file_and_line_of_a_broken_record(tmp_path):
+def test_the_run_store_names_the_file_and_line_of_a_broken_record_and_sets_it_aside(tmp_path):
     path = tmp_path / "runs.jsonl"
     path.write_text('{"strategy": "a", "seed": 0, "fold": 0}\n{"strategy": \n')
-    with pytest.raises(ValueError, match=r"runs.jsonl, line 2: not a JSON record"):
-        RunStore(path).read()
+    with pytest.warns(UserWarning, match=r"runs.jsonl, line 2: not a JSON record .*moved to .*runs.rejected.jsonl"):
+        assert [r.strategy for r in RunStore(path).read()] == ["a"]
+    assert (tmp_path / "runs.rejected.jsonl").read_text() == '{"strategy": \n'
 
 
 def test_protocol_defaults_are_compares_and_bad_values_are_refused():

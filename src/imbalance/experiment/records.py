@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -153,6 +154,14 @@ class RunStore:
     """``runs.jsonl``: one JSON record per line, rewritten whole to a temporary file and moved into place after
     every finished run, so it is never half-written; reading it back is how a comparison resumes.
 
+    **Several writers.** Every read and write holds a lock on the file (``filelock``: released by the OS when its
+    holder dies, so a killed process never leaves it locked), and :meth:`merge` writes a writer's records *merged*
+    with what is on disk: two comparisons sharing one folder keep both sets of runs (a run both finished is kept
+    once; a finished run beats a failed one).
+
+    **Broken lines** (a line that is not JSON, or JSON that is not a run) are moved to ``runs.rejected.jsonl`` beside
+    the file, as they were, with a warning naming the file and the line; reading goes on without them.
+
     >>> import tempfile, pathlib
     >>> store = RunStore(pathlib.Path(tempfile.mkdtemp()) / RUNS_FILE)
     >>> store.write([RunRecord("baseline", 0, 0, objective=0.5)])
@@ -160,45 +169,111 @@ class RunStore:
     [0.5]
     """
 
+    #: Seconds a writer waits for another to finish its write (a write takes milliseconds).
+    LOCK_TIMEOUT = 120.0
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
+    @property
+    def rejected_path(self) -> Path:
+        """Where broken lines are set aside: ``runs.rejected.jsonl`` beside ``runs.jsonl``."""
+        return self.path.with_name(f"{self.path.stem}.rejected{self.path.suffix}")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's lock (a ``filelock.FileLock`` on the hidden file ``.runs.jsonl.lock`` beside it)."""
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")))
+        try:
+            lock.acquire(timeout=self.LOCK_TIMEOUT)
+        except Timeout:
+            raise TimeoutError(f"{self.path} has been locked by another writer for {self.LOCK_TIMEOUT:.0f} s; is a "
+                               "comparison hanging? Stop it, or pass another output folder.") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def read_dicts(self, *, drop_cut_tail: bool = False) -> list[dict[str, Any]]:
-        """The records as stored (an absent file is an empty store); a broken line names the file and the line.
+        """The records as stored (an absent file is an empty store). A line that is not JSON is set aside (see the
+        class docstring); ``drop_cut_tail=True`` does so without a warning for a last line cut mid-way, what an
+        appending writer killed mid-line leaves (this store never does, but older files may).
 
-        ``drop_cut_tail=True`` ignores a broken *last* line that has no newline: what an appending writer killed
-        mid-line leaves (this store never does, but older append-only files may). Any other broken line raises.
-
-        >>> import tempfile, pathlib
+        >>> import tempfile, pathlib, warnings
         >>> path = pathlib.Path(tempfile.mkdtemp()) / RUNS_FILE
-        >>> _ = path.write_text('{"strategy": "a"}\\n{"strat', encoding="utf-8")
-        >>> RunStore(path).read_dicts(drop_cut_tail=True)
-        [{'strategy': 'a'}]
-        >>> RunStore(path).read_dicts()
-        Traceback (most recent call last):
-        ...
-        ValueError: ...runs.jsonl, line 2: not a JSON record (Unterminated string starting at); move the file away to start over.
+        >>> _ = path.write_text('{"strategy": "a"}\\n{"strat\\n{"strategy": "b"}\\n', encoding="utf-8")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     RunStore(path).read_dicts()
+        [{'strategy': 'a'}, {'strategy': 'b'}]
+        >>> str(caught[0].message).endswith("runs.jsonl, line 2: not a JSON record (Unterminated string starting "
+        ...                                 f"at); moved to {RunStore(path).rejected_path}")
+        True
+        >>> RunStore(path).rejected_path.read_text()
+        '{"strat\\n'
         """
+        with self.lock():
+            return self._read(lambda item: item, drop_cut_tail)
+
+    def read(self) -> list[RunRecord]:
+        """The run records; a line that is not a run record is set aside like a line that is not JSON."""
+        with self.lock():
+            return self._read(RunRecord.from_dict)
+
+    def _read(self, convert: Any, drop_cut_tail: bool = False) -> list[Any]:
         if not self.path.exists():
             return []
-        text = self.path.read_text(encoding="utf-8")
+        text = self.path.read_text(encoding="utf-8", errors="replace")
         lines = text.splitlines()
-        records = []
+        records, kept, rejected = [], [], []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                if drop_cut_tail and number == len(lines) and not text.endswith("\n"):
-                    break
-                raise ValueError(f"{self.path}, line {number}: not a JSON record ({error.msg}); move the file away "
-                                 "to start over.") from None
+                records.append(convert(json.loads(line)))
+                kept.append(line)
+            except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+                why = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+                cut_tail = number == len(lines) and not text.endswith("\n")
+                rejected.append((number, line, why, cut_tail and drop_cut_tail))
+        if rejected:
+            self._set_aside(kept, rejected)
         return records
 
-    def read(self) -> list[RunRecord]:
-        return [RunRecord.from_dict(r) for r in self.read_dicts()]
+    def _set_aside(self, kept: list[str], rejected: list[tuple[int, str, str, bool]]) -> None:
+        import warnings
+
+        previous = self.rejected_path.read_text(encoding="utf-8") if self.rejected_path.exists() else ""
+        atomic_write_text(self.rejected_path, previous + "".join(line + "\n" for _, line, _, _ in rejected))
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        for number, _, why, quiet in rejected:
+            if not quiet:
+                warnings.warn(f"{self.path}, line {number}: not a JSON record ({why}); moved to "
+                              f"{self.rejected_path}", stacklevel=4)
 
     def write(self, records: Iterable[RunRecord | dict[str, Any]]) -> None:
-        lines = (json.dumps(r.to_dict() if isinstance(r, RunRecord) else r, sort_keys=True) + "\n" for r in records)
-        atomic_write_text(self.path, "".join(lines))
+        """Replace the file's records with ``records`` (atomically, under the lock)."""
+        lines = "".join(json.dumps(r.to_dict() if isinstance(r, RunRecord) else r, sort_keys=True) + "\n"
+                        for r in records)
+        with self.lock():
+            atomic_write_text(self.path, lines)
+
+    def merge(self, records: Iterable[RunRecord]) -> None:
+        """Write this writer's ``records`` (in their order) merged with what another writer has put on disk since:
+        its records that this writer does not have are kept after ours, and where both have a run, a finished one
+        beats a failed one (two finished runs of one task are the same numbers: ours is kept)."""
+        records = list(records)
+        with self.lock():
+            on_disk = {_key(r): r for r in self._read(RunRecord.from_dict)}
+            ours = {_key(r) for r in records}
+            merged = [on_disk[_key(r)] if r.error is not None and _key(r) in on_disk and
+                      on_disk[_key(r)].error is None else r for r in records]
+            merged += [r for key, r in on_disk.items() if key not in ours]
+            atomic_write_text(self.path, "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in merged))
+
+
+def _key(record: RunRecord) -> tuple[Any, ...]:
+    return record.config_id, record.strategy, record.seed, record.fold

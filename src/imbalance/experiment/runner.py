@@ -16,8 +16,9 @@ The orchestration only; each concept has its own module:
 * :mod:`~imbalance.experiment.task` runs one strategy on one unit (:func:`run_unit`), and
   :mod:`~imbalance.experiment.execution` runs the tasks in this process, in worker processes (``workers``) or as
   Ray tasks (``ray``), yielding each outcome as it finishes;
-* :mod:`~imbalance.experiment.records`: **results are never lost**: each finished run is appended to
-  ``runs.jsonl`` in ``out_dir`` (rewritten to a temporary file and moved into place, so it is never half-written);
+* :mod:`~imbalance.experiment.records`: **results are never lost**: each finished run is added to
+  ``runs.jsonl`` in ``out_dir`` (rewritten to a temporary file and moved into place, so it is never half-written;
+  under a lock and merged with what is there, so two comparisons sharing the folder keep both sets of runs);
   running the same command again skips the runs already there, so an interrupted comparison resumes where it
   stopped;
 * :mod:`~imbalance.experiment.results` (:class:`Results`) holds it all and saves the report and the served model.
@@ -133,7 +134,6 @@ def compare(
     store = RunStore(out / RUNS_FILE) if out is not None else None
     previous = store.read() if store is not None else []
     kept = [r for r in previous if r.config_id == config.config_id and r.error is None]
-    others = [r for r in previous if r.config_id != config.config_id]
     done = {(r.strategy, r.seed, r.fold) for r in kept}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -157,9 +157,8 @@ def compare(
                 served = _keep_served(outcome, out)
                 if served is not None:
                     models[record.strategy] = served
-            if store is not None:
-                by_order = sorted(runs + failed, key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
-                store.write(others + by_order)
+            if store is not None:  # merged with what another compare on this folder wrote meanwhile
+                store.merge(sorted(runs + failed, key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30)))
             if on_run is not None:
                 on_run(record)
             bar.finish_run(str(outcome.task), failed=outcome.failed)
