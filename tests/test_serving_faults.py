@@ -68,8 +68,9 @@ WITHOUT_IMBALANCE = """
     import numpy as np
     import tensorflow as tf
 
-    rows = np.load(sys.argv[1])
-    for k, folder in enumerate(sys.argv[2:]):
+    rows_file, *folders = sys.stdin.readline().split("\t")  # imported while the parent trains and exports
+    rows = np.load(rows_file.strip())
+    for folder in (f.strip() for f in folders):
         loaded = tf.saved_model.load(folder)
         outputs = loaded.signatures["__SIGNATURE__"](__INPUT__=tf.constant(rows))
         served = loaded.serve(rows)  # the same function as a method
@@ -78,13 +79,14 @@ WITHOUT_IMBALANCE = """
                  **{"serve_" + n: t.numpy() for n, t in served.items()})
     leaked = sorted(m for m in sys.modules if m == "imbalance" or m.startswith("imbalance."))
     assert not leaked, leaked
-    print("loaded", len(sys.argv) - 2)
+    print("loaded", len(folders))
 """.replace("__SIGNATURE__", SIGNATURE).replace("__INPUT__", INPUT_NAME)
 
 
 @needs_export
 def test_the_export_serves_scores_and_decisions_where_imbalance_cannot_be_imported(binary_run, tmp_path,
                                                                                      monkeypatch):
+    child = _run(WITHOUT_IMBALANCE, stdin=subprocess.PIPE)  # starts importing TensorFlow now
     results, out = binary_run
     results.save(out)
     exports = [(out / EXPORT_DIR, out / "best.keras")]  # binary, the tuned ThresholdLayer
@@ -100,8 +102,8 @@ def test_the_export_serves_scores_and_decisions_where_imbalance_cannot_be_import
 
     rows = np.random.default_rng(0).normal(size=(256, 6)).astype(np.float32)  # new rows, none at a threshold
     np.save(tmp_path / "rows.npy", rows)
-    child = _run(WITHOUT_IMBALANCE, str(tmp_path / "rows.npy"), *[str(folder) for folder, _ in exports])
-    stdout, stderr = child.communicate(timeout=120)
+    request = "\t".join([str(tmp_path / "rows.npy"), *[str(folder) for folder, _ in exports]]) + "\n"
+    stdout, stderr = child.communicate(request, timeout=120)
     assert child.returncode == 0, stderr[-3000:]
     for folder, keras_file in exports:
         expected = keras.models.load_model(keras_file).predict(rows, verbose=0)  # the in-process served model
