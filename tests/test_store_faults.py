@@ -85,3 +85,21 @@ def test_merge_keeps_the_other_writers_runs_and_prefers_a_finished_run(tmp_path)
     assert got == {("a", None, 0.5), ("b", None, 0.7), ("c", None, 0.9)}
     store.merge([RunRecord("a", 0, 0, config_id="other", objective=0.1)])  # another config: a different run
     assert len(store.read()) == 4
+
+
+def test_a_half_written_model_is_trained_again_on_resume_never_served(data, tmp_path):
+    first = compare(data, strategies=["baseline", "class_weight"], out_dir=tmp_path, **FAST)
+    model = tmp_path / "models" / "class_weight.keras"
+    whole = model.read_bytes()
+    model.write_bytes(whole[: len(whole) // 3])  # what a save killed mid-way leaves
+    trained = []
+    with pytest.warns(UserWarning, match=r"class_weight.keras is missing or not a whole model file"):
+        again = compare(data, strategies=["baseline", "class_weight"], out_dir=tmp_path, on_run=trained.append,
+                        **FAST)
+    assert [(r.strategy, r.seed, r.fold) for r in trained] == [("class_weight", 0, 0)]  # only the run that serves
+    assert [r.objective for r in again.runs] == [r.objective for r in first.runs]
+    import keras
+
+    keras.models.load_model(model)  # whole again
+    keys = [(r["strategy"], r["seed"], r["fold"]) for r in _lines(tmp_path)]
+    assert len(keys) == len(set(keys)) == 4

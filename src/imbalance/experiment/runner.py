@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,7 +43,7 @@ from imbalance.experiment.progress import Progress
 from imbalance.experiment.protocol import Protocol, check_confidence, out_of_fold
 from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.results import Results
-from imbalance.experiment.serving import save_model_atomically
+from imbalance.experiment.serving import model_file_ok, save_model_atomically
 from imbalance.experiment.task import RunJob, RunOutcome, RunTask, run_unit
 from imbalance.experiment.training import build_mlp, default_batch_size, train_strategy
 from imbalance.thresholds import Objective, parse_objective
@@ -135,6 +136,13 @@ def compare(
     previous = store.read() if store is not None else []
     kept = [r for r in previous if r.config_id == config.config_id and r.error is None]
     done = {(r.strategy, r.seed, r.fold) for r in kept}
+    for name in names:  # a finished first unit whose served model is not a whole file is trained again
+        path = out / "models" / f"{name}.keras" if out is not None else None
+        if path is not None and (name, 0, 0) in done and not model_file_ok(path):
+            warnings.warn(f"{path} is missing or not a whole model file (a save killed mid-way?): the run {name} · "
+                          "seed 0 · fold 0 is trained again to rebuild it.", stacklevel=2)
+            done.discard((name, 0, 0))
+            kept = [r for r in kept if (r.strategy, r.seed, r.fold) != (name, 0, 0)]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2, default=str) + "\n")
