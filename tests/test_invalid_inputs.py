@@ -363,6 +363,24 @@ def test_a_metric_in_a_tensorflow_graph_fails_the_update():
         tf.function(metric.update_state)(tf.constant([0, 1]), tf.constant([0.2, np.nan]))
 
 
+def test_infinite_logits_are_not_nan():
+    """+inf and -inf logits in one batch sum to NaN; the graph's one-sum NaN test must not take them for NaN."""
+    y, z = np.array([0.0, 1.0, 1.0]), np.array([-np.inf, np.inf, 1.0], np.float32)
+    metric = Precision(from_logits=True)
+    metric.update_state(y, z)
+    assert _scalar(metric.result()) == 1.0
+    updates = [compiled_update(metric)]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        updates.append(tf.function(metric.update_state))
+    for update in (u for u in updates if u is not None):
+        metric.reset_state()
+        update(y, z)
+        update(y, z)
+        assert _scalar(metric.result()) == 1.0
+
+
 def test_threshold_property_is_nan_after_a_poisoned_batch():
     metric = RecallAtPrecision(0.5, num_thresholds=11)
     update = compiled_update(metric)

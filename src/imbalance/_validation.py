@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = ["as_numpy", "quote", "check_scalar", "check_vector", "check_counts", "check_length", "check_positive_int",
            "check_choice", "check_integer", "check_fraction", "check_scores", "where", "is_concrete", "check_tensor",
-           "nan_where", "invalid_class_ids", "outside_unit_interval", "unit_interval_flag", "nan_flag"]
+           "nan_where", "invalid_class_ids", "outside_unit_interval", "unit_interval_flag", "nan_flag",
+           "sum_is_nan"]
 
 
 def as_numpy(value: Any) -> Any:
@@ -313,34 +314,38 @@ def _tf_assert_poison(values: Any, flag: Any, invalid: Callable[[Any], Any], mes
                       dtype: str) -> Any:
     """In a TensorFlow graph: the scalar poison of :func:`check_tensor` as one ``tf.cond`` on ``flag``: 0, or NaN
     after a ``tf.debugging.Assert`` that fails with ``message``, the first invalid position and its value. The
-    per-entry mask ``invalid(values)``, the position and the value are computed only then, in the true branch."""
+    per-entry mask ``invalid(values)``, the position and the value are computed only then, in the true branch,
+    which also decides alone: ``flag`` may over-approximate (a NaN test from one sum)."""
     import tensorflow as tf
 
     zero = tf.zeros((), dtype)
     rank = len(values.shape)
 
     def fail() -> Any:
-        mask = invalid(values)
-        index = tf.argmax(tf.cast(tf.reshape(mask, [-1]), tf.int32), output_type=tf.int32)
+        mask = tf.reshape(invalid(values), [-1])
+        found = tf.reduce_any(mask)
+        index = tf.argmax(tf.cast(mask, tf.int32), output_type=tf.int32)
         value = tf.gather(tf.reshape(values, [-1]), index)
         if rank >= 2:
-            columns = tf.shape(mask, out_type=tf.int32)[-1]
+            columns = tf.shape(values, out_type=tf.int32)[-1]
             position = ["row", index // columns, "column", index % columns]
         else:
             position = ["row", index]
-        check = tf.debugging.Assert(False, [message + "; the first invalid entry is at"] + position
+        check = tf.debugging.Assert(tf.logical_not(found), [message + "; the first invalid entry is at"] + position
                                     + ["and holds", value] + ([hint] if hint else []), summarize=8)
         with tf.control_dependencies([check]):
-            return tf.fill([], tf.constant(np.nan, dtype))
+            return tf.where(found, tf.constant(np.nan, dtype), zero)
 
     return tf.cond(flag, fail, lambda: zero)
 
 
 def check_tensor(values: Any, invalid: Callable[[Any], Any], subject: str, expected: str, hint: str = "",
-                 dtype: Any = "float32", flag: Callable[[Any], Any] | None = None) -> Any:
+                 dtype: Any = "float32", flag: Callable[[Any], Any] | None = None,
+                 graph_flag: Callable[[Any], Any] | None = None) -> Any:
     """Check a tensor inside a loss or a metric, on any backend. ``invalid(values)`` is the boolean mask of the bad
     entries (same shape), ``flag(values)`` a cheaper scalar "some entry is bad" (default: ``any`` of the mask),
-    both written with ``keras.ops``.
+    both written with ``keras.ops``; ``graph_flag`` a cheaper one still for the TensorFlow graph's ``tf.cond``,
+    which may also fire on valid values (its branch then finds no invalid entry and returns 0).
 
     * Concrete values (eager, any backend): a ValueError ``"{subject} must be {expected}; row 1 holds 5 (…)"``
       when any entry is invalid; None when all are valid (nothing to add).
@@ -374,12 +379,12 @@ def check_tensor(values: Any, invalid: Callable[[Any], Any], subject: str, expec
         count = f" ({int(bad.sum())} of {bad.size} entries invalid{others})"
         raise ValueError(f"{subject} must be {expected}; {where(shown)} holds {first!r}{count}."
                          + (f" {hint}" if hint else ""))
-    flagged = flag(values) if flag is not None else ops.any(invalid(values))
     if keras.backend.backend() == "tensorflow" and not isinstance(values, keras.KerasTensor) \
             and not _in_xla_graph():
+        flagged = (graph_flag or flag or (lambda v: ops.any(invalid(v))))(values)
         return _tf_assert_poison(values, flagged, invalid, f"{subject} must be {expected}", hint,
                                  keras.backend.standardize_dtype(dtype))
-    return nan_where(flagged, dtype)
+    return nan_where(flag(values) if flag is not None else ops.any(invalid(values)), dtype)
 
 
 def invalid_class_ids(num_classes: int) -> Callable[[Any], Any]:
@@ -429,6 +434,19 @@ def unit_interval_flag(values: Any) -> Any:
     from keras import ops
 
     return ops.logical_or(ops.min(values) < 0.0, ops.max(values) > 1.0)
+
+
+def sum_is_nan(values: Any) -> Any:
+    """Whether the sum of ``values`` is NaN: one reduction, true when some entry is NaN, and also when both ``+inf``
+    and ``-inf`` occur (a cheap :func:`check_tensor` ``graph_flag`` for :func:`nan_flag`).
+
+    >>> import numpy as np
+    >>> bool(sum_is_nan(np.array([0.0, np.nan]))), bool(sum_is_nan(np.array([0.0, np.inf])))
+    (True, False)
+    """
+    from keras import ops
+
+    return ops.isnan(ops.sum(values))
 
 
 def nan_flag(values: Any) -> Any:

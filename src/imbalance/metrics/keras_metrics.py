@@ -77,6 +77,7 @@ from imbalance._validation import (
     nan_where,
     outside_unit_interval,
     quote,
+    sum_is_nan,
     unit_interval_flag,
 )
 from imbalance.metrics.counts import (  # noqa: F401  (the scores from counts, also importable from here)
@@ -305,7 +306,8 @@ class _StreamingMetric(keras.metrics.Metric):
         if self.from_logits or not self._bucketed:
             what = "logits" if self.from_logits else "scores"
             scores = check_tensor(y_pred, ops.isnan, f"`y_pred` of {metric}", f"{what}, not NaN",
-                                  "NaN scores usually mean the model diverged.", self.dtype, flag=nan_flag)
+                                  "NaN scores usually mean the model diverged.", self.dtype, flag=nan_flag,
+                                  graph_flag=sum_is_nan)
         else:
             scores = check_tensor(y_pred, outside_unit_interval, f"`y_pred` of {metric}",
                                   "probabilities in [0, 1] (from_logits=False)",
