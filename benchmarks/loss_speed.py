@@ -15,14 +15,20 @@ Method, chosen to be fair to both sides:
 * Each pair warms up (tracing + a few calls), then runs interleaved blocks (ours, reference, reference, ours, …);
   each block gives the median time of its calls, each round one paired ratio; the table shows the median ratio,
   its interquartile range (IQR) and the median absolute time.
+* The cost of the input checks (issue 20: invalid labels or probabilities raise, or make the loss NaN when
+  compiled): every loss is also built with its checks removed (:func:`without_input_checks`), and the same paired
+  timing compares the step and the loss alone with and without them. The ratios against Keras are measured with
+  the checks on, as users run them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+from unittest import mock
 
 import numpy as np
 
@@ -54,6 +60,7 @@ LEARNING_RATE = 1e-3
 # A loss within the goal per step is still reported as a cost when the loss alone is this much slower.
 ALONE_NOTE = 1.5  # against plain cross-entropy
 ALONE_NOTE_FOCAL = 1.25  # against Keras' own focal losses, which do similar work
+CHECKS_NOTE = 1.03  # input checks costing more than this per train step are reported as a cost
 
 
 @dataclass(frozen=True)
@@ -224,6 +231,16 @@ CASES: tuple[Case, ...] = (
 # --- timed callables -----------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def without_input_checks() -> Iterator[None]:
+    """Losses built and traced inside this block have no input checks: every check of the loss modules goes
+    through ``imbalance.losses._common.check_tensor``, which then adds nothing to the graph (the "without" side of
+    the checks' cost; not a user setting)."""
+    with mock.patch("imbalance.losses._common.check_tensor", lambda *args, **kwargs: None):
+        yield
+
+
+
 def _sync(out: Any) -> Any:
     import tensorflow as tf
 
@@ -299,6 +316,8 @@ class Row:
     graph_ops: list[int] = field(default_factory=list)  # loss-alone graph size [ours, reference]
     train: dict[str, Any] = field(default_factory=dict)
     alone: dict[str, Any] = field(default_factory=dict)
+    # primary rows: ours with / without the input checks, {"train": summary, "alone": summary, "graph_ops": [w, wo]}
+    checks: dict[str, Any] = field(default_factory=dict)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -331,12 +350,18 @@ def measure(settings: Settings, log: Callable[[str], None] = log) -> list[Row]:
         fns: dict[str, Callable[[], Any]] = {}
         ours_ops = 0
         status = "ok"
+        plain_ops = 0
         try:
             loss = case.make(L, problem)
             fns["train"] = bench.train_step(loss, case.task)
             fns["alone"], ours_ops = bench.loss_alone(case.make(L, problem), case.task)
             _sync(fns["train"]())
             _sync(fns["alone"]())
+            with without_input_checks():  # traced here, so the graphs have no checks
+                fns["train_unchecked"] = bench.train_step(case.make(L, problem), case.task)
+                fns["alone_unchecked"], plain_ops = bench.loss_alone(case.make(L, problem), case.task)
+                _sync(fns["train_unchecked"]())
+                _sync(fns["alone_unchecked"]())
         except Exception as exc:  # a placeholder or a broken loss must not stop the other measurements
             status = _error_text(exc)
             if status != "not implemented":
@@ -358,6 +383,14 @@ def measure(settings: Settings, log: Callable[[str], None] = log) -> list[Row]:
                 f"({row.train['ours_ms']:.2f} vs {row.train['ref_ms']:.2f} ms), "
                 f"loss alone {row.alone['ratio']:.2f}×"
             )
+            if row.primary:
+                row.checks = {kind: time_pair(fns[kind], fns[f"{kind}_unchecked"], rounds=settings.rounds,
+                                              block_seconds=settings.block_seconds, warmup=settings.warmup,
+                                              sync=_sync).summary() for kind in ("train", "alone")}
+                row.checks["graph_ops"] = [ours_ops, plain_ops]
+                log(f"{case.name} input checks: train step {row.checks['train']['ratio']:.3f}× "
+                    f"({row.checks['train']['ours_ms']:.2f} vs {row.checks['train']['ref_ms']:.2f} ms), "
+                    f"loss alone {row.checks['alone']['ratio']:.3f}×")
     return rows
 
 
@@ -392,6 +425,36 @@ def render_table(rows: list[Row]) -> str:
             _goal_cell(t),
         ])
     return md_table(headers, body, align=["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "c"])
+
+
+def render_checks_table(rows: list[Row]) -> str:
+    """One row per loss: the step and the loss alone with the input checks against the same without them."""
+    headers = ["Loss", "Task", "Step with checks (ms)", "Step without (ms)", "Step ratio (IQR)",
+               "Loss alone with (ms)", "Loss alone without (ms)", "Loss alone ratio (IQR)", "Graph ops with / without"]
+    body = []
+    for row in rows:
+        if not row.checks:
+            continue
+        t, a, ops_count = row.checks["train"], row.checks["alone"], row.checks["graph_ops"]
+        body.append([f"`{row.loss}`", TASKS[row.task][0], f"{t['ours_ms']:.2f}", f"{t['ref_ms']:.2f}",
+                     _ratio_cell(t), f"{a['ours_ms']:.2f}", f"{a['ref_ms']:.2f}", _ratio_cell(a),
+                     f"{ops_count[0]} / {ops_count[1]}"])
+    return md_table(headers, body, align=["l", "l", "r", "r", "r", "r", "r", "r", "r"])
+
+
+def check_verdicts(rows: list[Row]) -> tuple[list[str], list[str]]:
+    """What the input checks cost per train step (the ratios against Keras already include them)."""
+    measured = [r for r in rows if r.checks]
+    if not measured:
+        return [], []
+    worst = max(measured, key=lambda r: r.checks["train"]["ratio"])
+    ratio = worst.checks["train"]["ratio"]
+    q1, q3 = worst.checks["train"]["ratio_iqr"]
+    alone = max(r.checks["alone"]["ratio"] for r in measured)
+    text = (f"The input checks (invalid labels or probabilities raise, or make the loss NaN when compiled) cost at "
+            f"most {ratio:.2f}× per train step (worst: `{worst.loss}`, IQR {q1:.2f}–{q3:.2f}) and at most "
+            f"{alone:.2f}× for the loss alone on {LOSS_ONLY_ROWS}×K logits; the ratios against Keras include them.")
+    return ([text], []) if ratio <= CHECKS_NOTE else ([], [text])
 
 
 def verdicts(rows: list[Row]) -> tuple[list[str], list[str]]:
@@ -442,7 +505,8 @@ def verdicts(rows: list[Row]) -> tuple[list[str], list[str]]:
     for row in rows:
         if row.status != "ok" and row.primary:
             losses.append(f"`{row.loss}` was not measured: {row.status}.")
-    return wins, losses
+    check_wins, check_losses = check_verdicts(rows)
+    return wins + check_wins, losses + check_losses
 
 
 def run(quick: bool, log: Callable[[str], None] = log) -> Section:
@@ -489,6 +553,14 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
         + mode + loads,
         "Constructor arguments: " + "; ".join(f"`{c.name}({c.args})`" for c in CASES) + ".",
         render_table(rows),
+        "**The input checks.** Every loss refuses class ids outside 0..K-1, labels outside [0, 1] and (with "
+        "`from_logits=False`) probabilities outside [0, 1]: eagerly a ValueError; in this `tf.function` step a "
+        "scalar flag (min and max of the labels, or an element-wise test of the class ids), a `tf.cond` whose "
+        "failing branch holds a `tf.debugging.Assert`, and a scalar `where` added to the per-row loss (NaN when "
+        "the flag holds, for XLA and `jax.jit`, where asserts cannot fire). The steps above include them. Below, "
+        "each loss' step and loss alone with the checks against the same loss traced without them (the checks "
+        "patched out, same weights, data and timing method):",
+        render_checks_table(rows),
     ])
     payload = {
         "section": NAME,

@@ -11,14 +11,19 @@ Method:
   warmed up before timing; the state is not reset between calls (the cost of an update does not depend on it).
 * Interleaved blocks (ours, reference, reference, ours, …) with :func:`benchmarks._timing.time_pair`; the ratio is
   the median of the per-round paired ratios, with its interquartile range.
+* The cost of the input checks (issue 20: NaN scores, labels outside [0, 1], class ids out of range raise, or make
+  the state NaN when compiled): each metric is also traced with its checks removed (:func:`without_input_checks`)
+  and timed against itself. The ratios against Keras are measured with the checks on, as users run them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+from unittest import mock
 
 import numpy as np
 
@@ -144,6 +149,7 @@ class Row:
     ref_state_floats: int = 0
     vs_precision: dict[str, Any] = field(default_factory=dict)
     vs_counterpart: dict[str, Any] = field(default_factory=dict)
+    vs_unchecked: dict[str, Any] = field(default_factory=dict)  # ours with / without the input checks
 
 
 def _sync_factory() -> Callable[[Any], Any]:
@@ -152,6 +158,15 @@ def _sync_factory() -> Callable[[Any], Any]:
     if tf.config.list_physical_devices("GPU"):
         return lambda _out: tf.test.experimental.sync_devices()
     return lambda _out: None  # CPU tf.function calls return when their ops have run
+
+
+@contextlib.contextmanager
+def without_input_checks() -> Iterator[None]:
+    """Metrics traced inside this block have no input checks: every check of the streaming metrics goes through
+    ``imbalance.metrics.keras_metrics.check_tensor``, which then adds nothing to the graph (the "without" side of
+    the checks' cost; not a user setting)."""
+    with mock.patch("imbalance.metrics.keras_metrics.check_tensor", lambda *args, **kwargs: None):
+        yield
 
 
 def _updater(metric: Any, y: Any, p: Any) -> tuple[Callable[[], Any], int]:
@@ -196,6 +211,11 @@ def measure(settings: Settings, log: Callable[[str], None] = log) -> list[Row]:
                     timing = time_pair(ours, other, rounds=settings.rounds, block_seconds=settings.block_seconds,
                                        warmup=settings.warmup, sync=sync)
                     row.vs_counterpart = timing.summary()
+                with without_input_checks():  # traced here, so the graph has no checks
+                    plain, _ = _updater(case.make(M, multi_label), y, p)
+                row.vs_unchecked = time_pair(ours, plain, rounds=settings.rounds,
+                                             block_seconds=settings.block_seconds, warmup=settings.warmup,
+                                             sync=sync).summary()
             except Exception as exc:  # one broken metric must not stop the others
                 row.status = _error_text(exc)
                 log(f"[red]{escape(case.name)} ({task}): {escape(row.status)}[/red]\n"
@@ -205,7 +225,8 @@ def measure(settings: Settings, log: Callable[[str], None] = log) -> list[Row]:
             if row.vs_counterpart:
                 extra = f", {row.vs_counterpart['ratio']:.2f}× {case.counterpart}"
             log(f"{escape(case.name)} ({task}): {row.vs_precision['ours_ms']:.3f} ms, "
-                f"{row.vs_precision['ratio']:.2f}× keras Precision{escape(extra)}")
+                f"{row.vs_precision['ratio']:.2f}× keras Precision{escape(extra)}, "
+                f"{row.vs_unchecked['ratio']:.2f}× itself without input checks")
     return rows
 
 
@@ -218,21 +239,23 @@ def _ratio(summary: dict[str, Any]) -> str:
 
 def render_table(rows: list[Row]) -> str:
     headers = ["Metric", "Batch", "Ours (ms)", "Keras Precision (ms)", "Ratio vs Precision (IQR)",
-               "Closest Keras metric", "Its time (ms)", "Ratio vs it (IQR)", "State floats ours / it"]
+               "Closest Keras metric", "Its time (ms)", "Ratio vs it (IQR)", "State floats ours / it",
+               "Ours without checks (ms)", "Checks' ratio (IQR)"]
     body = []
     for row in rows:
         if row.status != "ok":
             body.append([f"`{row.metric}`", TASKS[row.task], "—", "—", row.status, row.counterpart or "none", "—",
-                         "—", "—"])
+                         "—", "—", "—", "—"])
             continue
-        v, c = row.vs_precision, row.vs_counterpart
+        v, c, u = row.vs_precision, row.vs_counterpart, row.vs_unchecked
         body.append([
             f"`{row.metric}`", TASKS[row.task], f"{v['ours_ms']:.3f}", f"{v['ref_ms']:.3f}", _ratio(v),
             (row.counterpart or "none") + ("" if c or not row.counterpart else " (the reference)"),
             f"{c['ref_ms']:.3f}" if c else "—", _ratio(c),
             f"{row.state_floats} / {row.ref_state_floats}" if c else f"{row.state_floats}",
+            f"{u['ref_ms']:.3f}" if u else "—", _ratio(u),
         ])
-    return md_table(headers, body, align=["l", "l", "r", "r", "r", "l", "r", "r", "r"])
+    return md_table(headers, body, align=["l", "l", "r", "r", "r", "l", "r", "r", "r", "r", "r"])
 
 
 def _by_metric(rows: list[Row]) -> dict[str, list[Row]]:
@@ -279,6 +302,17 @@ def verdicts(rows: list[Row]) -> tuple[list[str], list[str]]:
         if worse:
             losses.append(f"`{name}` costs more per update than {other}: {_ratios_text(worse, 'vs_counterpart')}; "
                           f"it {worse[0].why}.")
+    checked = [r for r in measured if r.vs_unchecked]
+    if checked:
+        worst = max(checked, key=lambda r: r.vs_unchecked["ratio"])
+        low = min(r.vs_unchecked["ratio"] for r in checked)
+        text = (f"The input checks (NaN scores, labels outside [0, 1], class ids out of range; a ValueError, a "
+                f"TensorFlow assert or a NaN state) cost {low:.2f}–{worst.vs_unchecked['ratio']:.2f}× an update "
+                f"without them (worst: `{worst.metric}` on the {TASKS[worst.task]} batch, "
+                f"{worst.vs_unchecked['ours_ms']:.3f} vs {worst.vs_unchecked['ref_ms']:.3f} ms): a NaN test of the "
+                "scores, min and max of the labels (or a range test of the class ids) and a `tf.cond`; the ratios "
+                "against Keras include them.")
+        (losses if worst.vs_unchecked["ratio"] > NOISE else wins).append(text)
     for row in rows:
         if row.status != "ok":
             losses.append(f"`{row.metric}` ({row.task}) was not measured: {row.status}.")
@@ -316,7 +350,10 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
         "curves as our macro `PRAUC` does. Blocks of ours and the reference alternate (A B B A …); each call is "
         "timed on its own and a block counts its median call; the ratio is the median of the per-round ratios "
         "(IQR in parentheses); times are median ms per update. **State floats** is the size of the metric's "
-        "variables. " + mode + loads,
+        "variables. **Checks**: every update checks its inputs (NaN scores, labels outside [0, 1], class ids out "
+        "of range: a ValueError eagerly, a `tf.debugging.Assert` in this graph, a NaN state under XLA / "
+        "`jax.jit`); the last two columns time the same metric traced without the checks against it (ratio = "
+        "with / without). " + mode + loads,
         render_table(rows),
     ])
     payload = {
