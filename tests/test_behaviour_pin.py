@@ -2,7 +2,9 @@
 same run records, table, recommendation, files, thresholds and served decisions now.
 
 The stored file ``tests/pins/compare_pin.json`` was written by ``python -m tests.pins.compare_pin`` on the commit
-before the renovation; a refactor lands only with this test unchanged and passing.
+before the renovation; a refactor lands only with this test unchanged and passing. One deliberate update since
+(issue 20, not a refactor): each case's list of written files gained ``.runs.jsonl.lock`` (the store's lock) and
+``best_savedmodel/`` (the export that serves without the package); every other value is as captured.
 """
 
 import importlib.util

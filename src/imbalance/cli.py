@@ -170,6 +170,11 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
     if out is not None:
         console.print(f"Report: {out / 'report.html'}   best model: {out / 'best.keras'}   runs: "
                       f"{out / 'runs.jsonl'}", highlight=False)
+        if getattr(results, "export_path", None) is not None:
+            console.print(f"SavedModel (serves without imbalance: tf.saved_model.load, TF Serving): "
+                          f"{results.export_path}", highlight=False)
+        elif getattr(results, "export_note", None):
+            console.print(str(results.export_note), highlight=False, style="dim")
 
 
 @app.command()
