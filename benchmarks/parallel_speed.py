@@ -11,8 +11,9 @@ Method:
 * Each configuration runs in a **fresh interpreter** (``python -m benchmarks.parallel_speed --worker '<json>'``), so
   none finds another's warm workers; the clock covers the ``compare`` call only — worker start-up (spawning the
   processes, importing Keras in each, Ray's start) is inside it, the driver's own imports are not.
-* Configurations run one after another in the order 1 worker, 2 workers, Ray; the load average is shown before and
-  after. A correctness check rides along: every configuration must give the same per-run objective, threshold and
+* Configurations run one after another in the order 1 worker, 2 workers, Ray, and a fault run: 2 workers whose
+  model factory kills its own process (SIGKILL) in the first run it starts, once (a marker file), as the OOM
+  killer would; the load average is shown before and after. A correctness check rides along: every configuration must give the same per-run objective, threshold and
   PR-AUC (bit for bit).
 * **Scaling estimate** for 8 workers: the 2-worker run splits into start-up plus run time, ``T2 = S + R2 / 2``,
   where ``R2`` is the sum of the runs' own durations (``RunRecord.seconds``) in that run; with 8 workers on 8 free
@@ -37,7 +38,22 @@ GOAL_WORKERS = 0.65
 GOAL_RAY = 0.75
 
 CONFIGS = [("1 worker (in process)", {"workers": 1}), ("2 workers", {"workers": 2}),
-           ("Ray local, 2 CPUs", {"workers": 2, "ray": "local"})]
+           ("Ray local, 2 CPUs", {"workers": 2, "ray": "local"}),
+           ("2 workers, one killed (SIGKILL) in its first run", {"workers": 2, "kill_once": True})]
+
+
+def _mlp_killed_once(input_shape: Any, outputs: int, seed: int, marker: str) -> Any:
+    """The default model, except that the first call anywhere kills its own process (SIGKILL), as the OOM killer
+    would: the fault row's worker death."""
+    import signal
+
+    from imbalance.experiment import build_mlp
+
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return build_mlp(input_shape, outputs, seed)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _worker(settings: dict[str, Any]) -> None:
@@ -48,13 +64,20 @@ def _worker(settings: dict[str, Any]) -> None:
 
     spec = DEMOS[settings["dataset"]]
     data = load_demo(settings["dataset"], **spec["load"])
+    model: Any = "mlp"
+    if settings.get("kill_once"):
+        import functools
+        import tempfile
+
+        marker = os.path.join(tempfile.mkdtemp(), "killed")
+        model = functools.partial(_mlp_killed_once, marker=marker)
     started = time.perf_counter()
     results = compare(data, folds=spec["folds"], objective=spec["objective"], class_id=spec["class_id"],
                       epochs=spec["epochs"], seeds=spec["seeds"], progress=False, workers=settings["workers"],
-                      ray=settings.get("ray"))
+                      ray=settings.get("ray"), model=model)
     wall = time.perf_counter() - started
     runs = [{"key": [r.strategy, r.seed, r.fold], "objective": r.objective, "threshold": r.threshold,
-             "pr_auc": r.pr_auc, "seconds": r.seconds} for r in results.runs]
+             "pr_auc": r.pr_auc, "seconds": r.seconds, "attempts": r.attempts or 1} for r in results.runs]
     print(json.dumps({"wall": wall, "runs": runs, "failed": len(results.failed),
                       "recommended": results.verdict.recommended}))
 
@@ -99,13 +122,14 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
     for label, _ in CONFIGS:
         result = configs[label]
         ratio = result["wall"] / one["wall"]
+        redone = sum(r.get("attempts", 1) > 1 for r in result["runs"])
         ratios[label] = ratio
         same = _numbers(result) == _numbers(one)
         busy = sum(r["seconds"] for r in result["runs"])
         load = result.get("load_before"), result.get("load_after")
         load_text = f"{load[0][0]:.2f} → {load[1][0]:.2f}" if load[0] and load[1] else "n/a"
         rows.append([label, f"{result['wall']:.1f}", f"{ratio:.2f}×", f"{busy:.1f}", str(len(result["runs"])),
-                     "yes" if same else "**no**", load_text])
+                     f"{redone} redone, {result['failed']} failed", "yes" if same else "**no**", load_text])
     two = configs[CONFIGS[1][0]]
     busy2 = sum(r["seconds"] for r in two["runs"])
     startup = max(0.0, two["wall"] - busy2 / 2)
@@ -113,7 +137,7 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
     estimate8 = startup + max(busy2 / 8, longest)
     ray_ratio, workers_ratio = ratios[CONFIGS[2][0]], ratios[CONFIGS[1][0]]
     wins, losses = [], []
-    identical = all(_numbers(configs[label]) == _numbers(one) for label, _ in CONFIGS)
+    identical = all(_numbers(configs[label]) == _numbers(one) for label, _ in CONFIGS[:3])
     statement = (f"compare with 2 workers took {workers_ratio:.2f}× the wall time of 1 worker on the {dataset} demo "
                  f"(goal ≤ {GOAL_WORKERS}×); Ray local with 2 CPUs {ray_ratio:.2f}× (goal ≤ {GOAL_RAY}×)")
     (wins if workers_ratio <= GOAL_WORKERS and ray_ratio <= GOAL_RAY else losses).append(statement)
@@ -122,8 +146,16 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
         + " across 1 worker, 2 workers and Ray")
     losses.append(f"start-up is the fixed cost of parallel runs: about {startup:.0f} s here (spawning the workers and "
                   "importing Keras in each); below a few runs of work, workers=1 is as fast")
+    killed = configs[CONFIGS[3][0]]
+    killed_redone = sum(r.get("attempts", 1) > 1 for r in killed["runs"])
+    fault_ok = (_numbers(killed) == _numbers(one) and killed["failed"] == 0 and 1 <= killed_redone <= 2
+                and len(killed["runs"]) == len(one["runs"]))
+    (wins if fault_ok else losses).append(
+        f"a worker killed mid-run: the comparison finished with every run once ({killed_redone} redone, "
+        f"{killed['failed']} failed), the same numbers, in {killed['wall'] / two['wall']:.2f}× the time of the "
+        "undisturbed 2-worker run")
     table = md_table(["Configuration", "Wall time of compare (s)", "vs 1 worker", "Sum of run times (s)", "Runs",
-                      "Same numbers", "Load (1 min)"], rows, align=["l", "r", "r", "r", "r", "l", "l"])
+                      "Faults", "Same numbers", "Load (1 min)"], rows, align=["l", "r", "r", "r", "r", "l", "l", "l"])
     env = environment()
     body = "\n\n".join([
         f"Goals: `--workers 2` **≤ {GOAL_WORKERS}×** and Ray local (2 CPUs) **≤ {GOAL_RAY}×** the wall time of "
