@@ -441,6 +441,7 @@ LOAD_CASES = [
     ("params-unknown", {}, _set(params={"objective": "f1", "colour": 1}), r"`params` must be an object"),
     ("confidence", {}, _set(confidence_used=0.7), r"`confidence_used` must be None"),
     ("best-score", {}, _set(best_score="good"), r"`best_score` must hold numbers"),
+    ("best-score-list", {}, _set(best_score=[0.5]), r"`best_score` must be one number"),
     ("achieved", {}, _set(achieved={"tp": 1}), r"`achieved` must be an object with at least"),
     ("version", {}, _set(version=2), r"`version` must be 1"),
     ("missing", {}, _set(thresholds=_DELETE), r"missing: \['thresholds'\]"),

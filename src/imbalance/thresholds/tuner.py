@@ -482,6 +482,8 @@ class _TunerFields:
         values = _from_json_number(value)
         if count is not None and (not isinstance(values, list) or len(values) != count):
             self.fail(field, f"must be a list of {count} number(s)")
+        if count is None and isinstance(values, list):
+            self.fail(field, "must be one number")
         items = values if isinstance(values, list) else [values]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in items):
             self.fail(field, "must hold numbers (or \"inf\" / \"nan\" strings)")
