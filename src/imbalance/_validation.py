@@ -282,7 +282,8 @@ def is_concrete(x: Any) -> bool:
     if backend == "torch":
         import torch
 
-        return not torch.compiler.is_compiling()
+        compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)  # torch >= 2.3
+        return not (compiling() if compiling is not None else torch._dynamo.is_compiling())
     return True
 
 
