@@ -218,13 +218,11 @@ class Processes:
     """``workers`` spawned processes on this machine; see the module docstring. The pool is loky's reusable
     executor: workers stay warm for :data:`IDLE_SECONDS` after a comparison, for the next one."""
 
-    def __init__(self, job: RunJob, workers: int, gpus: Sequence[str] = (), retries: int = 1,
-                 progress: Any = None) -> None:
+    def __init__(self, job: RunJob, workers: int, gpus: Sequence[str] = (), retries: int = 1) -> None:
         self.job = job
         self.workers = int(workers)
         self.gpus = list(gpus)
         self.retries = int(retries)
-        self.progress = progress
         self._folder: Path | None = None
         self._pool: Any = None
 
@@ -404,4 +402,4 @@ def make_engine(job: RunJob, workers: int | str | None, ray: str | None, runs: i
     count = resolve_workers(workers, runs, gpus=len(gpus), data_bytes=int(getattr(data, "nbytes", 0) or 0))
     if count == 1:
         return Serial(job, progress)
-    return Processes(job, count, gpus, retries=retries, progress=progress)
+    return Processes(job, count, gpus, retries=retries)
