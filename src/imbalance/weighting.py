@@ -40,6 +40,8 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from imbalance._validation import check_choice, check_counts, check_positive_int, check_scalar, check_vector, quote
+from imbalance.dense import flatten_mask, is_mask, rows_of
+from imbalance.heads import per_head
 from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
 
 __all__ = [
@@ -120,6 +122,7 @@ def class_weights(
         method: one of ``"balanced"``, ``"inverse"``, ``"sqrt"``, ``"effective_number"``.
         beta: the ``beta`` of ``"effective_number"``, in ``[0, 1)``; ignored by the other methods.
         num_classes: the number of classes when some are absent from ``y`` (they then raise, see below).
+            Masks ``(N, H, W)`` / ``(N, H, W, K)`` count pixels (:mod:`imbalance.dense`): ``n`` is the pixels.
 
     Raises:
         ValueError: for an unknown ``method``, ``beta`` outside ``[0, 1)``, invalid labels, or a class (label)
@@ -134,6 +137,7 @@ def class_weights(
     """
     check_choice("method", method, CLASS_WEIGHT_METHODS)
     beta = check_scalar("beta", beta, 0.0, 1.0, high_inclusive=False)
+    y = rows_of(y, num_classes)
     counts, n, task = _counts_and_rows(y, num_classes)
     k = counts.size
     if np.any(counts == 0):
@@ -550,8 +554,13 @@ def sample_weights(
     class_weight: ClassWeight = "balanced",
     multilabel_reduce: str = "mean",
     empty_row_weight: float = 1.0,
-) -> np.ndarray:
+) -> np.ndarray | dict[str, np.ndarray]:
     """One float32 weight per row, for ``model.fit(sample_weight=...)`` or a ``tf.data`` pipeline.
+
+    Masks ``(N, H, W)`` (ids) or ``(N, H, W, K)`` (indicators) give a weight map ``(N, H, W)``, one weight per pixel
+    (:mod:`imbalance.dense`). A dict of labels ``{head: y}`` (a model with named outputs) with a dict
+    ``{head: class_weight}`` (or one method for all) gives a dict ``{head: weights}`` for
+    ``fit(sample_weight=...)``; a head without class weights gets ones (:mod:`imbalance.heads`).
 
     Sparse and one-hot rows get the weight of their class. Multi-hot rows get the mean (``multilabel_reduce="mean"``)
     or the max (``"max"``) of the weights of their positive labels — never the weight of the ``argmax`` column,
@@ -577,9 +586,16 @@ def sample_weights(
     [2.0, 2.0, 1.0]
     >>> sample_weights(y, [1.0, 3.0, 2.0], multilabel_reduce="max", empty_row_weight=0.0).tolist()
     [3.0, 2.0, 0.0]
+    >>> sample_weights({"a": [0, 1], "b": [1, 1]}, {"a": {0: 1.0, 1: 4.0}})["b"].tolist()
+    [1.0, 1.0]
     """
     check_choice("multilabel_reduce", multilabel_reduce, MULTILABEL_REDUCES)
     empty_row_weight = check_scalar("empty_row_weight", empty_row_weight, 0.0)
+    if isinstance(y, Mapping):
+        return per_head(y, class_weight, lambda y_, w_: sample_weights(y_, w_, multilabel_reduce, empty_row_weight))
+    if is_mask(y):
+        rows, grid = flatten_mask(y)
+        return sample_weights(rows, class_weight, multilabel_reduce, empty_row_weight).reshape(grid)
     if isinstance(class_weight, str):
         if class_weight not in CLASS_WEIGHT_METHODS:
             raise ValueError(
@@ -694,11 +710,11 @@ def class_counts(
 ) -> np.ndarray:
     """Per-class counts (per-label positives for multi-hot labels) as int64, from arrays or a ``tf.data`` stream.
 
-    Arrays go through :mod:`imbalance.labels`. A ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, w)`` tuples, batched
-    or not, is counted in-graph with ``Dataset.reduce`` (``tf.math.bincount`` for ids, a column sum for one-hot /
-    multi-hot rows, in :mod:`imbalance.data.streaming`): memory is O(classes), the labels are never materialised.
-    The label format is read from the element spec as in :func:`weight_dataset` (with ``K = num_classes``);
-    ``label_format`` overrides it.
+    Arrays go through :mod:`imbalance.labels`; masks count pixels (:mod:`imbalance.dense`). A ``tf.data.Dataset`` of
+    ``(x, y)`` or ``(x, y, w)`` tuples, batched or not, is counted in-graph with ``Dataset.reduce``
+    (``tf.math.bincount`` for ids, a column sum for one-hot / multi-hot rows, in :mod:`imbalance.data.streaming`):
+    memory is O(classes), the labels are never materialised. The label format is read from the element spec as in
+    :func:`weight_dataset` (with ``K = num_classes``); ``label_format`` overrides it.
 
     For sparse ids without ``num_classes`` the stream is read twice: a first pass finds the smallest and largest
     id. Pass ``num_classes`` to read it once (ids are then checked in the same pass).
@@ -730,7 +746,7 @@ def class_counts(
             f"`label_format` applies to datasets only; label arrays are read by imbalance.labels. "
             f"Received: label_format={label_format!r}"
         )
-    counts, _, _ = _counts_and_rows(y_or_dataset, num_classes)
+    counts, _, _ = _counts_and_rows(rows_of(y_or_dataset, num_classes), num_classes)
     return counts
 
 

@@ -6,6 +6,9 @@ name                               what it does
 :func:`balanced_dataset`           arrays → batched dataset with exact per-class counts, a fresh draw every epoch
 :func:`rebalance`                  unbatched stream → rebalanced stream, bounded memory (filter / repeat + shuffle)
 :class:`ImblearnSampler`           any imbalanced-learn sampler (SMOTE, ADASYN, …) redrawn every epoch
+:func:`repeat_factors`             LVIS repeat factors of images (masks or image labels); numpy
+:func:`repeat_factor_sampler`      image indices drawn by repeat factors, a fresh stochastic rounding every epoch
+:func:`repeat_factor_dataset`      arrays → batched dataset sampled by repeat factors
 :func:`augment_classes`            graph-safe augmentation of the chosen classes only
 :func:`load_table`                 CSV / TSV / Parquet / NPZ / KEEL ``.dat`` → features, labels, preprocessor
 =================================  ================================================================================
@@ -19,8 +22,12 @@ from typing import Any
 
 from imbalance.data.io import DataError, Table, load_table
 
-# name -> module, imported on first use (PEP 562): they need TensorFlow.
+# name -> module, imported on first use (PEP 562): they need TensorFlow (repeat_factor imports it on use only).
 _TF_NAMES = {
+    "class_repeat_factors": "repeat_factor",
+    "repeat_factor_dataset": "repeat_factor",
+    "repeat_factor_sampler": "repeat_factor",
+    "repeat_factors": "repeat_factor",
     "augment_classes": "augment",
     "ImblearnSampler": "imblearn",
     "METHODS": "sampling",
@@ -42,9 +49,13 @@ __all__ = [
     "SamplingPlan",
     "augment_classes",
     "balanced_dataset",
+    "class_repeat_factors",
     "load_table",
     "rebalance",
     "rebalance_plan",
+    "repeat_factor_dataset",
+    "repeat_factor_sampler",
+    "repeat_factors",
     "sampling_plan",
 ]
 

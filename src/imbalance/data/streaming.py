@@ -43,9 +43,11 @@ def _label_spec(dataset: Any, caller: str) -> tuple[tuple[Any, ...], tf.TensorSp
 def _decide_format(y_spec: tf.TensorSpec, num_classes: int | None, label_format: str | None, caller: str) -> str:
     """``"sparse"`` (class ids) or ``"dense"`` (one-hot / multi-hot columns) from the static shape of the labels.
 
-    Rank 0 → sparse; last dimension 1 → sparse ids; last dimension equal to ``num_classes > 1`` → dense; rank 1
-    otherwise → sparse (a batch of ids), except when ``num_classes`` is unknown and the dimension is known and > 1
-    (an unbatched indicator row). ``label_format`` overrides the decision.
+    Rank 0 → sparse; last dimension 1 → sparse ids; rank 3 or more with a last dimension other than
+    ``num_classes`` → sparse (masks of ids per pixel; without ``num_classes`` this is ambiguous and raises); last
+    dimension equal to ``num_classes > 1`` → dense; rank 1 otherwise → sparse (a batch of ids), except when
+    ``num_classes`` is unknown and the dimension is known and > 1 (an unbatched indicator row). ``label_format``
+    overrides the decision.
     """
     check_choice("label_format", label_format, _LABEL_FORMATS)
     shape = y_spec.shape
@@ -63,6 +65,13 @@ def _decide_format(y_spec: tf.TensorSpec, num_classes: int | None, label_format:
         return "sparse"
     last = shape[-1]
     if last == 1:
+        return "sparse"
+    if rank >= 3 and last != num_classes:  # masks of class ids per pixel, (B, H, W), or (H, W, K) read without K
+        if num_classes is None:
+            raise ValueError(
+                f"`{caller}` cannot tell masks of class ids from one-hot masks by labels of shape {shape}; pass "
+                "num_classes=K (a last axis of K is one-hot, any other holds ids) or label_format='sparse' / 'dense'."
+            )
         return "sparse"
     if last is not None and last > 1 and (num_classes is None or last == num_classes):
         return "dense"
@@ -136,9 +145,15 @@ def dataset_counts(dataset: tf.data.Dataset, num_classes: int | None = None,
     """Per-class counts (per-label positives) of a ``tf.data`` stream of ``(x, y)`` / ``(x, y, w)`` tuples,
     batched or not: see :func:`imbalance.weighting.class_counts`, which calls this for a dataset.
 
+    Segmentation masks count pixels, one batch in memory at a time: ids ``(B, H, W)`` (give ``num_classes``: a
+    last axis of another size holds ids) and one-hot / multi-hot masks ``(B, H, W, K)``.
+
     >>> ds = tf.data.Dataset.from_tensor_slices(([[0.0]] * 3, [2, 0, 2]))
     >>> dataset_counts(ds, num_classes=3).tolist()
     [1, 0, 2]
+    >>> masks = tf.data.Dataset.from_tensor_slices((tf.zeros([4, 1]), tf.ones([4, 2, 2], tf.int32))).batch(3)
+    >>> dataset_counts(masks, num_classes=3).tolist()
+    [0, 16, 0]
     """
     _, y_spec = _label_spec(dataset, "class_counts")
     fmt = _decide_format(y_spec, num_classes, label_format, "class_counts")

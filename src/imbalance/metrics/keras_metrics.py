@@ -17,6 +17,9 @@ shapes of ``y_true`` and ``y_pred`` (the same rules as :mod:`imbalance.labels`, 
 ``(n, K)``                  ``(n, K)``, ``multi_label=True``        multi-label (one sigmoid per label), multi-hot
 ==========================  ======================================  ==============================================
 
+Per-pixel outputs (segmentation, ``(N, H, W, K)``) are read as one row per pixel, with ids ``(N, H, W)`` or
+one-hot / multi-hot masks ``(N, H, W, K)`` and a weight map ``(N, H, W)`` (:func:`imbalance.dense.flatten_pixels`).
+
 A ``(n, K)`` label matrix cannot be told one-hot from multi-hot by its shape, so without ``multi_label=True`` the
 metric reads it both ways and lets the *values* decide: as long as every row is one-hot it is a multi-class problem
 (``argmax`` decisions, softmax on logits); once any row does not sum to 1 (two labels, no label: seed 002's
@@ -80,6 +83,7 @@ from imbalance._validation import (
     sum_is_nan,
     unit_interval_flag,
 )
+from imbalance.dense import flatten_pixels
 from imbalance.metrics.counts import (  # noqa: F401  (the scores from counts, also importable from here)
     average_precision_from_histogram,
     average_scores,
@@ -276,6 +280,7 @@ class _StreamingMetric(keras.metrics.Metric):
         if hasattr(y_pred, "read_value"):
             y_pred = y_pred.read_value()
         y_pred = ops.cast(ops.convert_to_tensor(y_pred), self.dtype)
+        y_true, y_pred, sample_weight = flatten_pixels(y_true, y_pred, sample_weight)  # masks: a row per pixel
         task, k = resolve_task(y_true.shape, y_pred.shape, self.multi_label)
         if self._layout is None:
             # a (n, K) label matrix of a multi-class layout may turn out multi-hot: read it both ways
