@@ -1,6 +1,7 @@
 """``report.html``: one self-contained page (plots embedded as PNG data URIs) for a comparison.
 
-Sections: the verdict, the results table (mean ± spread over units), precision-recall curves per strategy,
+Sections: the verdict (and, for a constraint objective, a warning when the constraint did not hold on test for
+the recommended candidate), the results table (mean ± spread over units), precision-recall curves per strategy,
 confusion matrices at the tuned thresholds (and of the recommended candidate when it decides at 0.5 / argmax),
 the class distribution each strategy trained on, the diagnosis of each
 strategy's test scores, and every run.
@@ -34,7 +35,8 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;
 text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 tr.best td{background:#eef8ee;font-weight:600}.verdict{padding:.8rem 1rem;border-radius:6px;background:#f0f4ff;
-border:1px solid #c9d6ff}.tie{background:#fff8e6;border-color:#f0d48a}.muted{color:#666;font-size:.85rem}
+border:1px solid #c9d6ff}.tie{background:#fff8e6;border-color:#f0d48a}.unmet{background:#fdecea;border-color:#f5a9a0;
+margin-top:.6rem}.muted{color:#666;font-size:.85rem}
 pre{background:#f7f7f7;padding:.6rem;overflow-x:auto;font-size:.8rem}img{max-width:100%}
 """
 
@@ -209,7 +211,8 @@ def _results_table(results: "Results") -> str:
     out = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"]
     for row in table.to_dict("records"):
         cls = ' class="best"' if row["strategy"] == v.recommended else ""
-        mark = " ★" if row["strategy"] == v.winner else (" (recommended)" if row["strategy"] == v.recommended else "")
+        mark = " ★" if row["strategy"] == v.winner else (" (recommended)" if row["strategy"] == v.recommended else
+                                                       " (below the margin)" if row["strategy"] in v.apart else "")
         cells = [html.escape(row["strategy"]) + mark,
                  f"{_fmt(row['objective'])} ± {_fmt(row.get('objective_std'))}", str(row["units"])]
         cells += [_fmt(row.get(c), 1 if c == "seconds" else 3) for c in extra]
@@ -261,7 +264,9 @@ def render_report(results: "Results") -> str:
         + (f" on class {html.escape(d.class_names[config.class_id])}" if config.class_id is not None else "")
         + f"; {config.epochs} epochs, {config.seeds} seed(s), model {html.escape(str(config.model))}; "
         f"{v.units} paired evaluation units.</p>",
-        f"<div class='verdict{' tie' if v.winner is None else ''}'><b>Verdict.</b> {html.escape(v.reason)}</div>",
+        f"<div class='verdict{' tie' if v.winner is None else ''}'><b>Verdict.</b> "
+        f"{html.escape(' '.join(v.reason.replace(v.goal, ' ').split()) if v.goal else v.reason)}</div>",
+        (f"<div class='verdict unmet'>{html.escape(v.goal)}</div>" if v.goal else ""),
         "<h2>Results on test</h2>",
         _results_table(results),
         "<p class='muted'>Objective measured on each unit's test rows at the threshold tuned on its training rows"
@@ -269,6 +274,9 @@ def render_report(results: "Results") -> str:
            f"{describe_rule(results.decision_rule)}, without a tuned threshold" if results.decision_rule else "")
         + ("; <i>held</i> = fraction of units where the constraint held on test"
            if results.objective.is_constraint else "")
+        + ("; <i>below the margin</i>: not beaten beyond the noise, but lower than the best mean by more than the "
+           "practical margin (one standard error of the paired difference, within [0.01, 0.05] for scores, "
+           "[2 %, 10 %] of the best for a cost), so never recommended" if v.apart else "")
         + ". PR-AUC is the average precision of the scores (threshold-free).</p>",
         _failed_table(results),
         "<h2>Precision-recall curves</h2>",

@@ -4,11 +4,14 @@ the files that :meth:`Results.save` writes."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from imbalance._files import atomic_write_bytes, atomic_write_text, remove_tree
 from imbalance.experiment.candidates import Candidate, candidate_runs, decision_rule
@@ -36,7 +39,8 @@ class Results:
 
     ``table`` has one row per candidate: the objective's mean and spread over units, PR-AUC, balanced accuracy and,
     for constraint objectives, how often the constraint held on test. ``best`` is the recommended candidate (the
-    winner, or the tied candidate chosen by :func:`~imbalance.experiment.verdict.verdict`'s fixed rule).
+    winner; else the candidate that :func:`~imbalance.experiment.verdict.verdict`'s fixed rule chose among those
+    within the practical margin of the best mean, which is the best mean itself when no other is that close).
     """
 
     runs: list[RunRecord]
@@ -103,6 +107,10 @@ class Results:
 
     @property
     def verdict(self):
+        """The :class:`~imbalance.experiment.verdict.Verdict` over :attr:`candidates` (see
+        :func:`~imbalance.experiment.verdict.verdict` for its rules). Its ``reason``, which the CLI prints under the
+        table, also says how many seeds would confirm a lead the units were too few to confirm, when a constraint
+        was not met on test and what would help (:meth:`goal_advice`), and which runs failed."""
         from imbalance.experiment.strategies import STRATEGIES
         from imbalance.experiment.verdict import BINARY_F1_ORDER, verdict
 
@@ -111,11 +119,69 @@ class Results:
         measured = self.data.task == "binary" and self.objective.kind == "fbeta" and self.objective.beta == 1
         if not costs:
             raise RuntimeError(f"No strategy finished every run, so there is nothing to compare. {self.failures}")
+        goal = self.objective
         found = verdict(self.candidate_runs, list(costs), self.higher_is_better, costs,
-                        preference=BINARY_F1_ORDER if measured else None)
-        if self.failed:
-            found.reason = f"{found.reason} {self.failures}"
+                        preference=BINARY_F1_ORDER if measured else None,
+                        constraint=(goal.constrained, goal.target) if goal.is_constraint else None)
+        choice = found.reason[: len(found.reason) - len(found.goal)].rstrip() if found.goal else found.reason
+        if found.goal:
+            found.goal = f"{found.goal} {self.goal_advice(found)}".strip()
+        seeds = self._seeds_needed(found.units_needed) if found.units_needed is not None else ""
+        found.reason = " ".join(e for e in (choice, seeds, found.goal, self.failures) if e)
         return found
+
+    def _units_per_seed(self) -> int:
+        """Evaluation units each seed gives (1 for a hold-out split, ``folds`` when the seed cross-validates)."""
+        per_seed: dict[int, set[int]] = {}
+        for r in self.runs:
+            per_seed.setdefault(r.seed, set()).add(r.fold)
+        return max((len(f) for f in per_seed.values()), default=1)
+
+    def _seeds_needed(self, units: int) -> str:
+        """``units`` paired units in the seeds of this protocol: ``"That is seeds=N (…)."``"""
+        per_seed = self._units_per_seed()
+        seeds = -(-units // per_seed)
+        return (f"That is seeds={seeds} with {per_seed} unit{'s' if per_seed > 1 else ''} per seed "
+                f"(now seeds={self.config.seeds}).")
+
+    def goal_advice(self, found: Any = None) -> str:
+        """What would help a constraint objective that was not met on test: more rows of the class that matters, a
+        lower target (the best mean test value reached), thresholds chosen out of fold (``min_positives``) or on
+        more rows (``inner_folds``). Empty for objectives without a constraint."""
+        goal = self.objective
+        if not goal.is_constraint:
+            return ""
+        found = found if found is not None else self.verdict
+        protocol = self.config.protocol
+        metric = goal.constrained
+        reached = {s: v for s, v in self.table.set_index("strategy")[metric].items() if v == v} \
+            if metric in self.table else {}
+        target_class = self.config.class_id if self.config.class_id is not None else (1 if self.data.task == "binary"
+                                                                                      else None)
+        what = (f"class {self.data.class_names[target_class]}" if target_class is not None
+                else "the rare labels")
+        levers = []
+        trained = [r.train_counts[target_class] for r in self.runs if r.train_counts and target_class is not None
+                   and len(r.train_counts) > target_class]
+        levers.append(f"more rows of {what}" + (f" (each unit trained on about {int(np.median(trained))})"
+                                                if trained else ""))
+        if reached:
+            top = max(reached.values())
+            if top < goal.target:
+                levers.append(f"a lower target ({metric} >= {math.floor(top * 100) / 100:g} was reached on test on "
+                              "average)")
+            else:
+                levers.append("a lower target")
+        inner = [r.inner for r in self.runs if r.inner]
+        on_validation = sum(1 for i in inner if i == "validation")
+        if on_validation:
+            levers.append(f"thresholds chosen out of fold: compare(..., min_positives=N) with N above the "
+                          f"validation split's positives (now min_positives={protocol.min_positives}; "
+                          f"{on_validation} of {len(inner)} runs tuned on a validation split)")
+        else:
+            levers.append(f"out-of-fold models trained on more rows: compare(..., inner_folds=K) with K above "
+                          f"{protocol.inner_folds} (every threshold here was already chosen out of fold)")
+        return "What would help: " + "; ".join(levers) + "."
 
     @property
     def best(self) -> Candidate:
@@ -153,7 +219,12 @@ class Results:
             save_model_atomically(served, out / "best.keras")
         if best.tuned:
             thresholds = out / "thresholds" / f"{best.strategy}.json"
-            if thresholds.exists():
+            if thresholds.exists() and self.objective.is_constraint:
+                # the tuner's file, plus what the constraint did on test (ThresholdTuner.load reads past it)
+                rule = json.loads(thresholds.read_text(encoding="utf-8"))
+                rule["on_test"] = self.on_test(best)
+                atomic_write_text(out / "thresholds.json", json.dumps(rule, indent=2) + "\n")
+            elif thresholds.exists():
                 atomic_write_bytes(out / "thresholds.json", thresholds.read_bytes())
         else:
             fixed = {"strategy": best.strategy, "decision": best.rule, "tuned": False,
@@ -163,6 +234,23 @@ class Results:
         write_report(self, out / "report.html")
         self._export(served, out / EXPORT_DIR, export)
         return out
+
+    def on_test(self, candidate: str | None = None) -> dict[str, Any]:
+        """What a constraint objective's constraint did on the test rows of every unit, for ``candidate`` (default:
+        the recommended one): the constrained metric, its target, in how many units it held, its mean on test, and
+        the verdict's words (``note``: empty when it held in most units). Written into ``thresholds.json``."""
+        goal = self.objective
+        if not goal.is_constraint:
+            raise ValueError(f"on_test() is for constraint objectives. Received: objective={str(goal)!r}")
+        found = self.verdict
+        name = str(candidate if candidate is not None else found.recommended)
+        mine = [r for r in self.runs if r.strategy == name and r.held is not None]
+        values = [float(getattr(r, goal.constrained)) for r in mine if getattr(r, goal.constrained) is not None
+                  and getattr(r, goal.constrained) == getattr(r, goal.constrained)]
+        return {"metric": goal.constrained, "target": goal.target, "candidate": name,
+                "held_units": int(round(sum(r.held for r in mine))), "units": len(mine),
+                "mean": float(np.mean(values)) if values else None,
+                "note": found.goal if name == found.recommended else ""}
 
     def _checked_model(self, strategy: str, out: Path) -> tuple[Path, Any]:
         """The strategy's served model file (``out/models/<strategy>.keras``, written now from the model in memory,
@@ -193,6 +281,4 @@ class Results:
 
     def _fixed_rule(self, candidate: Candidate) -> Any:
         """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
-        import numpy as np
-
         return candidate.decision(task=self.data.task).fit(None, np.full((1, self.data.outputs), 0.5))
