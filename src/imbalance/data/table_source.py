@@ -48,8 +48,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from imbalance.data.io import DataError, Table, _as_text, _csv_header, _extension, _listing, _not_found, \
-    _single_target
+from imbalance.data.io import DataError, Table, _as_text, _csv_header, _extension, _not_found, _single_target
 from imbalance.data.sources import Source
 
 __all__ = ["TableSource", "TableTransform", "table_source"]
