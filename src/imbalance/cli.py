@@ -44,6 +44,11 @@ DEMOS: dict[str, dict[str, Any]] = {
               "load": {}},
     "multilabel30": {"objective": "f1", "class_id": None, "epochs": 10, "seeds": 2, "folds": 3,
                      "load": {"n_samples": 12000}},
+    # An image folder written from the digits (32x32 PNGs, noisy, class 0 rare), compared from the files: seed
+    # 000's three recipes (a cost-sensitive loss, class weights, class-0 augmentation) side by side.
+    "images": {"objective": "recall@precision>=0.9", "class_id": "0", "epochs": 12, "seeds": 1, "folds": 3,
+               "load": {}, "strategies": ["baseline", "class_weight", "logit_adjusted", "baseline+augment"],
+               "augment": "rotation,zoom,translation", "augment_classes": "0"},
 }
 
 
@@ -138,6 +143,8 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
     class_id = results.config.class_id
     out_table = Table(title=f"{results.data.name}: {results.config.objective}"
                       + (f" on class {results.data.class_names[class_id]}" if class_id is not None else "")
+                      + (f" (positive class: {results.data.class_names[1]})"
+                         if results.data.task == "binary" and results.data.class_names[1] != "1" else "")
                       + f" — mean ± sd over {verdict.units} paired units")
     out_table.add_column("strategy", no_wrap=True)
     rule = results.decision_rule
@@ -180,8 +187,9 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
 @app.command()
 @_user_errors
 def demo(
-    dataset: str = typer.Option("digits_lt", help="Embedded dataset: digits_lt (seed 000), fraud (seed 001) or "
-                                                  "multilabel30 (seed 002)."),
+    dataset: str = typer.Option("digits_lt", help="Embedded dataset: digits_lt (seed 000), fraud (seed 001), "
+                                                  "multilabel30 (seed 002), or images (the digits written as a "
+                                                  "folder of PNGs and compared from the files)."),
     out: Path = typer.Option(Path("imbalance-demo"), help="Directory for runs.jsonl, report.html and best.keras."),
     epochs: Optional[int] = typer.Option(None, help=f"Epochs per run, 1 to {MAX_EPOCHS:,} (default: per dataset)."),
     seeds: Optional[int] = typer.Option(None, help=f"Seeds, 1 to {MAX_SEEDS:,} (default: per dataset)."),
@@ -204,12 +212,23 @@ def demo(
     names = _split_names(strategies)
     _check_out(out)
     spec = DEMOS[dataset]
-    data = load_demo(dataset, **spec["load"])
-    console.print(data.description, highlight=False)
+    extra: dict[str, Any] = {}
+    if dataset == "images":
+        from imbalance.datasets import digits_image_folder
+
+        data = str(digits_image_folder(out / "images"))
+        console.print(f"Wrote the long-tailed noisy digits as 32x32 PNGs in {data}/<class>/ (class 0 rarest); "
+                      "comparing from the files.", highlight=False)
+        extra = {"augment": spec["augment"], "augment_classes": spec["augment_classes"]}
+        names = names or spec["strategies"]
+    else:
+        data = load_demo(dataset, **spec["load"])
+        console.print(data.description, highlight=False)
     results = compare(
         data,
         folds=spec["folds"],
         strategies=names,
+        **extra,
         objective=spec["objective"],
         class_id=spec["class_id"],
         epochs=epochs or spec["epochs"],
@@ -226,12 +245,15 @@ def demo(
 @app.command("compare")
 @_user_errors
 def compare_command(
-    data: str = typer.Argument(..., help="A table (CSV, TSV, Parquet, NPZ, KEEL .dat) or an embedded dataset name."),
+    data: str = typer.Argument(..., help="A table (CSV, TSV, Parquet, NPZ, KEEL .dat), an image folder (one "
+                                         "subfolder per class), a table of image paths (with --path-column) or an "
+                                         "embedded dataset name."),
     target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Label column; several (comma-separated "
                                                                              "or repeated) for multi-label."),
     objective: str = typer.Option("f1", help="f1, f2, fbeta:B, recall@precision>=P, precision@recall>=R or "
                                              "cost:fp=A,fn=B."),
-    class_id: Optional[int] = typer.Option(None, help="Multi-class: the class the objective is about."),
+    class_id: Optional[str] = typer.Option(None, help="Multi-class: the class the objective is about (its id or "
+                                                      "its name, e.g. an image subfolder)."),
     strategies: Optional[List[str]] = typer.Option(None, help="Strategies (comma-separated or repeated); default: "
                                                               "every one that applies."),
     epochs: int = typer.Option(30, help=f"Epochs per run (1 to {MAX_EPOCHS:,})."),
@@ -244,20 +266,38 @@ def compare_command(
                                              "process. The results do not depend on it."),
     ray: Optional[str] = typer.Option(None, help="Run every run as a Ray task: local (start Ray here), auto (the "
                                                  "running cluster) or a Ray address (pip install 'imbalance[ray]')."),
+    image_size: Optional[str] = typer.Option(None, help="Images: resize every image to H,W pixels (needed when "
+                                                        "their sizes differ)."),
+    color_mode: str = typer.Option("rgb", help="Images: rgb, grayscale or rgba."),
+    path_column: Optional[str] = typer.Option(None, help="The table lists image files: the column of their paths "
+                                                         "(relative to the table's folder); --target is the label."),
+    augment: Optional[str] = typer.Option(None, help="Keras augmentation layers for images, comma-separated: flip, "
+                                                     "vflip, rotation, zoom, translation, brightness, contrast; "
+                                                     "applied to --augment-classes only, in strategies named "
+                                                     "'<strategy>+augment' (default: adds baseline+augment)."),
+    augment_classes: Optional[str] = typer.Option(None, help="The classes (ids or names, comma-separated) whose "
+                                                             "images --augment changes."),
+    early_stopping: Optional[int] = typer.Option(None, min=1, help="Stop each run after this many epochs without "
+                                                                   "a lower validation loss; keep its best "
+                                                                   "weights."),
 ) -> None:
     """Train the same model under each strategy over paired splits; print the table and the verdict."""
     from imbalance.experiment import compare
 
     names = _split_names(target, "--target")
+    source = _source(data, names, image_size, color_mode, path_column)
     path = Path(data)
-    if names is None and path.suffix.lower() not in (".dat", ".npz") and data not in DEMOS:
+    if source is None and names is None and path.suffix.lower() not in (".dat", ".npz") and data not in DEMOS:
         raise ValueError(f"--target is required for {data}: name the label column (several for multi-label).")
     _check_budget(epochs, seeds)
     chosen = _split_names(strategies)
     _check_out(out)
     results = compare(
-        data,
-        target=names[0] if names and len(names) == 1 else names,
+        source if source is not None else data,
+        target=None if source is not None else names[0] if names and len(names) == 1 else names,
+        augment=augment,
+        augment_classes=augment_classes,
+        early_stopping=early_stopping,
         strategies=chosen,
         objective=objective,
         class_id=class_id,
@@ -273,20 +313,46 @@ def compare_command(
     _print_results(results, out)
 
 
+def _source(data: str, target: Optional[List[str]], image_size: Optional[str], color_mode: str,
+            path_column: Optional[str]) -> Any:
+    """The feature source the arguments name (an image folder, a table of image paths), or None for the rest."""
+    from imbalance.data.sources import image_folder, image_table
+
+    if path_column is not None:
+        if not target or len(target) != 1:
+            raise ValueError("--path-column needs --target: the one column of labels beside the paths.")
+        return image_table(data, path_column, target[0], image_size=image_size, color_mode=color_mode)
+    if Path(data).is_dir():
+        return image_folder(data, image_size=image_size, color_mode=color_mode)
+    if image_size is not None or color_mode != "rgb":
+        raise ValueError("--image-size and --color-mode apply to an image folder or a table of image paths "
+                         f"(--path-column); {data} is neither.")
+    return None
+
+
 @app.command()
 @_user_errors
 def inspect(
-    data: str = typer.Argument(..., help="A table file or an embedded dataset name."),
+    data: str = typer.Argument(..., help="A table file, an image folder, a table of image paths (with "
+                                         "--path-column) or an embedded dataset name."),
     target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Label column(s)."),
+    image_size: Optional[str] = typer.Option(None, help="Images: the size H,W they would be resized to."),
+    color_mode: str = typer.Option("rgb", help="Images: rgb, grayscale or rgba."),
+    path_column: Optional[str] = typer.Option(None, help="The table lists image files: the column of their paths."),
 ) -> None:
-    """Class counts, imbalance ratio, and which strategies apply."""
+    """Class counts (from the labels only), imbalance ratio, image sizes, and which strategies apply."""
     import numpy as np
 
     from imbalance.experiment import Protocol, available, prepare_data
     from imbalance.weighting import pos_weights
 
     names = _split_names(target, "--target")
-    d = prepare_data(data, names[0] if names and len(names) == 1 else names)
+    source = _source(data, names, image_size, color_mode, path_column)
+    d = prepare_data(source if source is not None else data, None if source is not None else
+                     names[0] if names and len(names) == 1 else names)
+    if d.streamed:
+        facts = d.x.describe()
+        console.print("Features: " + "; ".join(f"{k}: {v}" for k, v in facts.items()), highlight=False)
     counts = d.counts
     rows = len(d.y)
     table = Table(title=f"{d.name}: {d.task}, {rows} rows")
@@ -314,7 +380,10 @@ def inspect(
                   + ("enough for a validation split to place a threshold." if in_validation >= protocol.min_positives
                      else f"few: compare will use cross-validated thresholds (a {protocol.val_size * 100:g} % validation "
                      f"split would hold about {int(np.floor(in_validation))})."))
-    console.print(f"Strategies for {d.task}: {', '.join(available(d.task))}.")
+    usable = [n for n in available(d.task) if not (d.streamed and n == "smote")]
+    console.print(f"Strategies for {d.task}: {', '.join(usable)}"
+                  + (" (smote needs features in memory: not for files read per batch)." if d.streamed and
+                     "smote" in available(d.task) else "."))
 
 
 def _read_scores(path: Path, target: Optional[List[str]], scores: Optional[List[str]]) -> tuple[Any, Any, list[str]]:

@@ -44,10 +44,14 @@ class ComparisonConfig:
     protocol: Protocol
     confidence: float | None | str
     strategies: tuple[str, ...]
+    early_stopping: int | None = None
+    augment: tuple[str, ...] = ()
+    augment_classes: tuple[int, ...] = ()
 
     @property
     def budget(self) -> Budget:
-        return Budget(self.epochs, self.batch_size, self.learning_rate)
+        return Budget(self.epochs, self.batch_size, self.learning_rate, self.early_stopping, self.augment,
+                      self.augment_classes)
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -55,6 +59,10 @@ class ComparisonConfig:
             "class_id": self.class_id, "model": self.model, "epochs": self.epochs, "seeds": self.seeds,
             "batch_size": self.batch_size, "learning_rate": self.learning_rate,
             **dataclasses.asdict(self.protocol), "confidence": self.confidence,
+            # Settings added later enter the id only when set, so stored comparisons without them still resume.
+            **({"early_stopping": self.early_stopping} if self.early_stopping is not None else {}),
+            **({"augment": list(self.augment), "augment_classes": list(self.augment_classes)}
+               if self.augment else {}),
         }
 
     @property

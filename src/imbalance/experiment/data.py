@@ -17,7 +17,7 @@ import numpy as np
 
 from imbalance.labels import count_labels, inspect_labels, to_class_ids, to_multi_hot
 
-__all__ = ["ComparisonData", "check_two_classes", "demo_names", "from_arrays", "prepare_data"]
+__all__ = ["ComparisonData", "check_two_classes", "demo_names", "from_arrays", "from_source", "prepare_data"]
 
 
 @dataclass
@@ -26,7 +26,8 @@ class ComparisonData:
 
     ``y`` holds class ids for binary and multi-class data and a multi-hot matrix for multi-label data.
     ``preprocessor`` (optional) returns a fresh, unfitted scikit-learn transformer; it is fitted on each unit's
-    training rows only.
+    training rows only. ``x`` is an array, a table's DataFrame, or a feature source
+    (:mod:`imbalance.data.sources`: features read per batch, never all in memory).
     """
 
     name: str
@@ -47,6 +48,13 @@ class ComparisonData:
         return count_labels(y, self.task, self.num_classes)
 
     @property
+    def streamed(self) -> bool:
+        """Whether the features come from a source read per batch (image files, a table on disk, a pipeline)."""
+        from imbalance.data.sources import is_source
+
+        return is_source(self.x)
+
+    @property
     def outputs(self) -> int:
         """Logits the model ends in: one for binary data, one per class or label otherwise."""
         return 1 if self.task == "binary" else self.num_classes
@@ -57,7 +65,9 @@ class ComparisonData:
         h.update(self.name.encode())
         h.update(np.ascontiguousarray(self.y).tobytes())
         x = self.x
-        if hasattr(x, "to_numpy"):
+        if self.streamed:
+            h.update(x.fingerprint().encode())
+        elif hasattr(x, "to_numpy"):
             h.update(str(list(x.columns)).encode())
             h.update(x.to_csv(index=False).encode())
         else:
@@ -74,19 +84,25 @@ def demo_names() -> tuple[str, ...]:
 
 def prepare_data(data: Any, target: Any = None) -> ComparisonData:
     """Accept a demo name, a :class:`~imbalance.datasets.DemoDataset`, a table loaded by
-    :func:`imbalance.data.load_table`, a path to a table file, or an ``(x, y)`` pair.
+    :func:`imbalance.data.load_table`, a path to a table file or to an image folder (one subfolder per class), a
+    feature source (:mod:`imbalance.data.sources`), or an ``(x, y)`` pair.
 
     >>> prepare_data(([[0.0], [1.0]], [0, 1])).task
     'binary'
     """
+    from imbalance.data.sources import image_folder, is_source
     from imbalance.datasets import DemoDataset, load_demo
 
     if isinstance(data, (str, os.PathLike)) and not Path(data).exists() and str(data) in demo_names():
         data = load_demo(str(data))
+    elif isinstance(data, (str, os.PathLike)) and Path(data).is_dir():
+        data = image_folder(data)
     elif isinstance(data, (str, os.PathLike)):
         from imbalance.data.io import load_table
 
         data = load_table(data, target)
+    if is_source(data):
+        return _checked(from_source(data))
     if isinstance(data, DemoDataset):
         return _checked(from_arrays(data.name, data.x, data.y, data.task, data.class_names))
     if hasattr(data, "preprocessor") and hasattr(data, "x") and hasattr(data, "y"):
@@ -106,7 +122,9 @@ def prepare_data(data: Any, target: Any = None) -> ComparisonData:
         return _checked(from_arrays("arrays", data[0], data[1], None, None))
     raise TypeError(
         f"`data` must be a demo name ({', '.join(demo_names())}), a DemoDataset, a table from "
-        f"imbalance.data.load_table, a file path, or an (x, y) pair. Received: {type(data).__name__}"
+        f"imbalance.data.load_table, a file path, an image folder, a feature source (imbalance.data.sources: "
+        f"image_folder, image_table, PipelineSource for your own tf.data pipeline), or an (x, y) pair. Received: "
+        f"{type(data).__name__}{_hint(data)}"
     )
 
 
@@ -131,6 +149,34 @@ def from_arrays(name: str, x: Any, y: Any, task: str | None = None,
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
     names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
     return ComparisonData(name=name, x=x, y=ids, task=info.task, num_classes=info.num_classes, class_names=names)
+
+
+def from_source(source: Any) -> ComparisonData:
+    """Labels of a feature source in the runner's form; the features stay in the source.
+
+    >>> from imbalance.data.sources import ArraySource
+    >>> d = from_source(ArraySource([[0.0], [1.0], [2.0]], ["no", "yes", "no"]))
+    >>> d.task, d.class_names, d.y.tolist(), d.streamed
+    ('binary', ['no', 'yes'], [0, 1, 0], True)
+    """
+    y = np.asarray(source.labels)
+    names = source.class_names
+    if names is None and y.ndim == 1 and y.dtype.kind in "OUS":
+        names = sorted({str(v) for v in y})
+        y = np.asarray([names.index(str(v)) for v in y], np.int64)
+    info = inspect_labels(y, task=None, num_classes=len(names) if names is not None and y.ndim == 1 else None)
+    ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=info.num_classes)
+    names = list(names) if names is not None else [str(k) for k in range(info.num_classes)]
+    return ComparisonData(name=source.name, x=source, y=ids, task=info.task, num_classes=info.num_classes,
+                          class_names=names)
+
+
+def _hint(data: Any) -> str:
+    if type(data).__name__.endswith("Dataset") and hasattr(data, "element_spec"):
+        return (". A tf.data.Dataset holds no labels apart from its features: wrap it as "
+                "imbalance.data.PipelineSource(labels, features=lambda rows: ...), which reads the rows each run "
+                "needs.")
+    return ""
 
 
 def _checked(d: ComparisonData) -> ComparisonData:

@@ -216,8 +216,15 @@ def target_count(d: ComparisonData, y: np.ndarray, class_id: int | None) -> int:
     return int(counts[counts > 0].min()) if (counts > 0).any() else 0
 
 
-def unit_features(d: ComparisonData, unit: Unit) -> tuple[np.ndarray, np.ndarray]:
-    """The unit's training and test features; a table's preprocessor is fitted on the training rows only."""
+def unit_features(d: ComparisonData, unit: Unit) -> tuple[Any, Any]:
+    """The unit's training and test features; a table's preprocessor is fitted on the training rows only. A feature
+    source gives two :class:`~imbalance.data.sources.Rows` views (nothing read; its transform, if it needs one,
+    fitted on the training rows)."""
+    if d.streamed:
+        from imbalance.data.sources import Rows
+
+        transform = d.x.fit_transform(unit.train, unit.train_seed)
+        return Rows(d.x, unit.train, transform), Rows(d.x, unit.test, transform)
     if d.preprocessor is None:
         x = np.asarray(d.x, np.float32)
         return x[unit.train], x[unit.test]
@@ -249,7 +256,7 @@ def out_of_fold(d: ComparisonData, strategy: str, x_train: np.ndarray, y_train: 
     seen = None
     for k, (fit_idx, val_idx) in enumerate(kfold.split(np.arange(len(y_train)), key)):
         m, seen_k = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], budget, model, seed + 100 * k,
-                                callbacks)
+                                callbacks, validation=(x_train[val_idx], y_train[val_idx]))
         fitted.append(m)
         val_scores[val_idx] = predict_scores(d, m, x_train[val_idx])
         test_scores += predict_scores(d, m, x_test) / inner_folds

@@ -111,10 +111,9 @@ class Results:
         :func:`~imbalance.experiment.verdict.verdict` for its rules). Its ``reason``, which the CLI prints under the
         table, also says how many seeds would confirm a lead the units were too few to confirm, when a constraint
         was not met on test and what would help (:meth:`goal_advice`), and which runs failed."""
-        from imbalance.experiment.strategies import STRATEGIES
         from imbalance.experiment.verdict import BINARY_F1_ORDER, verdict
 
-        costs = {str(c): (STRATEGIES[c.strategy].cost if c.strategy in STRATEGIES else 99) + (0.0 if c.tuned else 0.5)
+        costs = {str(c): _cost(c.strategy) + (0.0 if c.tuned else 0.5)
                  for c in self.candidates}
         measured = self.data.task == "binary" and self.objective.kind == "fbeta" and self.objective.beta == 1
         if not costs:
@@ -282,3 +281,13 @@ class Results:
     def _fixed_rule(self, candidate: Candidate) -> Any:
         """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
         return candidate.decision(task=self.data.task).fit(None, np.full((1, self.data.outputs), 0.5))
+
+
+def _cost(strategy: str) -> float:
+    """A strategy's relative cost (99 for one this process does not know: it ranks last among tied ones)."""
+    from imbalance.experiment.strategies import get_strategy
+
+    try:
+        return float(get_strategy(strategy).cost)
+    except ValueError:
+        return 99.0

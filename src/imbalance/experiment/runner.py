@@ -75,6 +75,10 @@ def compare(
     protocol: Protocol | None = None,
     workers: int | str | None = "auto",
     ray: str | None = None,
+    callbacks: Sequence[Any] | Callable[[], Sequence[Any]] = (),
+    early_stopping: int | None = None,
+    augment: str | Sequence[str] | None = None,
+    augment_classes: int | str | Sequence[int | str] | None = None,
 ) -> Results:
     """Train the same model under each strategy on the same paired splits; return :class:`Results`.
 
@@ -85,8 +89,10 @@ def compare(
         objective: the user's goal in :mod:`imbalance.thresholds` syntax (``"f1"``, ``"recall@precision>=0.9"``,
             ``"cost:fp=1,fn=10"``, …). Multi-class data needs ``class_id`` (the class that matters) for a
             threshold; without it the score is the macro average over classes at argmax.
-        model: ``"mlp"`` (default, a small CNN for image-shaped inputs) or ``model_fn(input_shape, outputs, seed)``
-            returning an uncompiled Keras model with logits as output.
+        model: ``"mlp"`` (default, a small CNN for image-shaped inputs, rescaled from ``[0, 255]`` for image files)
+            or ``model_fn(input_shape, outputs, seed)`` returning a Keras model with logits as output (``outputs``
+            units, no activation). A model the factory **compiled** keeps its optimizer, metrics and settings; only
+            the loss is set by the strategy. An uncompiled one is compiled with Adam(``learning_rate``).
         epochs, seeds, batch_size, learning_rate: training budget (``batch_size`` defaults to 64 below 5,000 rows
             and 256 above).
         protocol: a :class:`Protocol` (its defaults: ``Protocol()``); ``test_size``, ``val_size``, ``folds``,
@@ -103,16 +109,43 @@ def compare(
         ray: ``"local"`` (start a Ray instance here), ``"auto"`` (the running cluster) or a Ray address: every run
             becomes a Ray task (``pip install 'imbalance[ray]'``); ``workers`` then caps a local instance's CPUs.
 
+        callbacks: Keras callbacks added to every run's ``fit`` (or a function returning a fresh list per run, for
+            callbacks that keep state such as ``ModelCheckpoint``).
+        early_stopping: patience in epochs: each run stops after that many epochs without a lower loss on the rows
+            its threshold is tuned on (the validation split or the inner fold) and restores its best weights.
+        augment: Keras preprocessing layers by name (``"flip,brightness,contrast"``; see
+            :data:`imbalance.experiment.feeding.AUGMENTATIONS`) applied inside the pipeline to the rows of
+            ``augment_classes`` (ids or class names) only, in every strategy named ``"<strategy>+augment"``; when no
+            strategy carries the suffix, ``"baseline+augment"`` is added (augmentation alone).
+
+    ``data`` may be a feature source (:mod:`imbalance.data.sources`: an image folder, a table of image paths, a
+    table streamed from disk, your own ``tf.data`` pipeline): splits, folds, weights and samplers then work on the
+    labels and row indices, and each batch reads only its rows.
+
     A run that raises is recorded as failed (``Results.failed``, with its error) and the comparison goes on; a
     worker process that dies is replaced and its run redone once.
     """
-    from imbalance.experiment.strategies import get_strategy, resolve
+    from imbalance.experiment.strategies import AUGMENT_SUFFIX, get_strategy, resolve
+
+    from imbalance.experiment.feeding import check_augment
 
     d = prepare_data(data, target)
     check_confidence(confidence)
     goal = parse_objective(objective)
+    class_id = class_index(d, class_id)
+    d, class_id = _positive_class(d, class_id)
     _check_class_id(d, goal, objective, class_id)
-    names = resolve(strategies, d.task)
+    augment_names = check_augment(augment)
+    chosen = _augment_classes(d, augment_names, augment_classes)
+    if augment_names and strategies is None:
+        strategies = resolve(None, d.task, streamed=d.streamed)
+    if augment_names and isinstance(strategies, str):
+        strategies = [n.strip() for n in strategies.split(",") if n.strip()]
+    if augment_names and not any(str(n).endswith(AUGMENT_SUFFIX) for n in strategies):
+        strategies = [*strategies, "baseline" + AUGMENT_SUFFIX]
+    names = resolve(strategies, d.task, streamed=d.streamed)
+    if early_stopping is not None:
+        early_stopping = check_integer("early_stopping", early_stopping, 1)
     check_integer("epochs", epochs, 1)
     check_integer("seeds", seeds, 1)
     check_engine_args(workers, ray)
@@ -127,7 +160,8 @@ def compare(
         data=d.name, fingerprint=d.fingerprint(), task=d.task, objective=objective, class_id=class_id,
         model=model if isinstance(model, str) else getattr(model, "__name__", "model_fn"), epochs=int(epochs),
         seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y)), learning_rate=float(learning_rate),
-        protocol=proto, confidence=confidence, strategies=tuple(names),
+        protocol=proto, confidence=confidence, strategies=tuple(names), early_stopping=early_stopping,
+        augment=augment_names, augment_classes=chosen,
     )
 
     units = proto.units(d, class_id, config.seeds)  # labels only; refuses data it cannot evaluate, before any write
@@ -151,7 +185,7 @@ def compare(
     todo = [RunTask(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
     runs, failed = list(kept), []
     models: dict[str, Any] = {}
-    job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names})
+    job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names}, callbacks)
     bar = Progress(progress, total=len(order), completed=len(order) - len(todo))
     engine = make_engine(job, workers, ray, len(todo), progress=bar)
     bar.workers = engine.workers if isinstance(engine, Serial) else max(2, engine.workers or 2)
@@ -200,6 +234,65 @@ def _keep_served(outcome: RunOutcome, out: Path | None) -> Any:
         path = Path(tmp) / f"{strategy}.keras"
         path.write_bytes(outcome.model_bytes)
         return keras.models.load_model(path)
+
+
+def class_index(d: ComparisonData, class_id: int | str | None) -> int | None:
+    """``class_id`` as an id: an int (or a digit string) as it is, a class name looked up in ``d.class_names``
+    (an image folder's subfolder, a table's label value); an unknown name lists the classes.
+
+    >>> from imbalance.experiment.data import from_source
+    >>> from imbalance.data.sources import ArraySource
+    >>> d = from_source(ArraySource([[0.0]] * 3, ["cat", "dog", "eel"]))
+    >>> class_index(d, "eel"), class_index(d, 1), class_index(d, None)
+    (2, 1, None)
+    >>> class_index(d, "fox")
+    Traceback (most recent call last):
+    ...
+    ValueError: Class 'fox' is not one of the data's classes: 0 'cat', 1 'dog', 2 'eel'.
+    """
+    if class_id is None or isinstance(class_id, (bool, int)) or hasattr(class_id, "__index__"):
+        return class_id if class_id is None else int(class_id)
+    name = str(class_id)
+    if name in d.class_names:
+        return d.class_names.index(name)
+    if name.lstrip("-").isdigit():
+        return int(name)
+    listed = ", ".join(f"{k} {c!r}" for k, c in enumerate(d.class_names))
+    raise ValueError(f"Class {name!r} is not one of the data's classes: {listed}.")
+
+
+def _positive_class(d: ComparisonData, class_id: int | None) -> tuple[ComparisonData, int | None]:
+    """Binary data with ``class_id``: that class becomes the positive one (its labels 1, listed second), so
+    ``--class-id benign`` on a two-folder image set is about the folder it names."""
+    import dataclasses
+
+    if d.task != "binary" or class_id is None:
+        return d, class_id
+    if class_id not in (0, 1):
+        raise ValueError(f"`class_id` of binary data must be 0 or 1 (or a class name: {d.class_names[0]!r}, "
+                         f"{d.class_names[1]!r}). Received: class_id={class_id}")
+    if class_id == 1:
+        return d, None
+    return dataclasses.replace(d, y=1 - d.y, class_names=d.class_names[::-1]), None
+
+
+def _augment_classes(d: ComparisonData, augment: tuple[str, ...], classes: Any) -> tuple[int, ...]:
+    if not augment:
+        if classes not in (None, (), []):
+            raise ValueError("`augment_classes` needs `augment` (which augmentations to apply to those classes).")
+        return ()
+    if d.task == "multilabel":
+        raise ValueError("Class-conditional augmentation applies to binary and multi-class data, not multi-label.")
+    if classes is None:
+        raise ValueError("`augment` needs `augment_classes`: the classes whose rows are augmented (e.g. [0], or "
+                         "the rare class's name).")
+    if isinstance(classes, (str, int)):
+        classes = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else [classes]
+    ids = tuple(sorted({int(class_index(d, c)) for c in classes}))
+    bad = [c for c in ids if not 0 <= c < d.num_classes]
+    if bad:
+        raise ValueError(f"`augment_classes` must be classes of the data (0..{d.num_classes - 1}). Received: {bad}")
+    return ids
 
 
 def _check_class_id(d: ComparisonData, goal: Objective, objective: str, class_id: int | None) -> None:

@@ -115,6 +115,8 @@ class Strategy:
     cost: int
     description: str
     tf_data: bool = False  # trains from a tf.data pipeline, so it needs TensorFlow installed (on any backend)
+    in_memory: bool = False  # needs every training row's features in memory (SMOTE): not for streamed sources
+    augment: bool = False  # "<name>+augment": class-conditional augmentation on top (compare's augment settings)
 
     def applies_to(self, task: str) -> bool:
         return task in self.tasks
@@ -145,9 +147,11 @@ def register(
     description: str = "",
     replace: bool = False,
     tf_data: bool = False,
+    in_memory: bool = False,
 ) -> Strategy:
     """Add a strategy to the registry (``replace=True`` to overwrite one) and return it. ``tf_data=True`` marks
-    one that feeds ``fit`` a ``tf.data`` pipeline: without TensorFlow, compare leaves it out of its defaults."""
+    one that feeds ``fit`` a ``tf.data`` pipeline: without TensorFlow, compare leaves it out of its defaults;
+    ``in_memory=True`` one that needs every training row's features as an array (not offered for streamed sources)."""
     if not isinstance(name, str) or not name.strip() or "," in name or "@" in name:
         raise ValueError(f"A strategy name must be a non-empty string without commas or '@' ('@' marks a decision "
                          f"rule in compare's candidates, e.g. 'oversample@0.5'). Received: name={name!r}")
@@ -159,7 +163,7 @@ def register(
     if not callable(build):
         raise TypeError(f"`build` must be callable (context -> TrainPlan). Received: {build!r}")
     strategy = Strategy(name=name, build=build, tasks=tuple(tasks), cost=int(cost), description=description,
-                        tf_data=bool(tf_data))
+                        tf_data=bool(tf_data), in_memory=bool(in_memory))
     STRATEGIES[name] = strategy
     return strategy
 
@@ -169,12 +173,30 @@ def unregister(name: str) -> None:
     STRATEGIES.pop(name, None)
 
 
+#: The suffix that adds class-conditional augmentation to a strategy: ``"class_weight+augment"``.
+AUGMENT_SUFFIX = "+augment"
+
+
 def get_strategy(name: str) -> Strategy:
-    """The registered strategy called ``name``; the error lists the registered names."""
-    try:
+    """The registered strategy called ``name``; the error lists the registered names. ``"<name>+augment"`` is that
+    strategy with class-conditional augmentation (compare's ``augment`` / ``augment_classes``), one cost higher.
+
+    >>> s = get_strategy("class_weight+augment")
+    >>> s.augment, s.cost, s.tf_data
+    (True, 2, True)
+    """
+    if name in STRATEGIES:
         return STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"Unknown strategy {name!r}; registered strategies are: {', '.join(STRATEGIES)}") from None
+    if isinstance(name, str) and name.endswith(AUGMENT_SUFFIX) and name[:-len(AUGMENT_SUFFIX)] in STRATEGIES:
+        base = STRATEGIES[name[:-len(AUGMENT_SUFFIX)]]
+        if base.in_memory:
+            raise ValueError(f"Strategy {base.name!r} resamples features in memory and cannot be augmented in the "
+                             "pipeline; augment another strategy.")
+        return Strategy(name=name, build=base.build, tasks=tuple(t for t in base.tasks if t != "multilabel"),
+                        cost=base.cost + 1, description=f"{base.description}, class-conditional augmentation",
+                        tf_data=True, augment=True)
+    raise ValueError(f"Unknown strategy {name!r}; registered strategies are: {', '.join(STRATEGIES)} (any of them "
+                     f"with {AUGMENT_SUFFIX!r} to add class-conditional augmentation)") from None
 
 
 def available(task: str) -> list[str]:
@@ -189,14 +211,20 @@ def available(task: str) -> list[str]:
     return [s.name for s in sorted(STRATEGIES.values(), key=lambda s: s.cost) if s.applies_to(task) and s.installed]
 
 
-def resolve(names: str | Sequence[str] | None, task: str) -> list[str]:
+def resolve(names: str | Sequence[str] | None, task: str, streamed: bool = False) -> list[str]:
     """Turn ``None`` (every strategy for the task), a comma-separated string or a list into checked names.
+    ``streamed=True`` (features read per batch from a source) leaves out, or refuses, the strategies that need
+    every row's features in memory (SMOTE).
 
     >>> resolve("baseline, focal", "binary")
     ['baseline', 'focal']
+    >>> resolve("smote", "binary", streamed=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: Strategy 'smote' needs every training row's features in memory (it interpolates between rows), but these features are read per batch from files; strategies that apply: baseline, class_weight, weighted_bce, focal, cb_focal, asl, oversample, undersample.
     """
     if names is None:
-        return available(task)
+        return [n for n in available(task) if not (streamed and get_strategy(n).in_memory)]
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     names = list(dict.fromkeys(names))
@@ -208,6 +236,11 @@ def resolve(names: str | Sequence[str] | None, task: str) -> list[str]:
             raise ValueError(
                 f"Strategy {name!r} does not apply to a {task} task; strategies for {task}: {', '.join(available(task))}"
             )
+        if streamed and strategy.in_memory:
+            usable = [n for n in available(task) if not get_strategy(n).in_memory]
+            raise ValueError(f"Strategy {name!r} needs every training row's features in memory (it interpolates "
+                             "between rows), but these features are read per batch from files; strategies that "
+                             f"apply: {', '.join(usable)}.")
         if not strategy.installed:
             raise ValueError(
                 f"Strategy {name!r} samples in tf.data and needs TensorFlow, which is not installed: pip install "
@@ -249,7 +282,11 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
         # other strategies (its natural epoch, K × the largest class, would train several times longer).
         # Undersampling keeps its natural, smaller epoch: that is what makes it cheap. Multi-label data uses
         # repeat-factor sampling, whose epoch size follows from the repeat factors.
-        dataset = balanced_dataset(ctx.x, ctx.model_targets(), ctx.batch_size, target="balanced", method=method,
+        from imbalance.data.sources import Rows
+
+        # A source's rows are sampled by position: the dataset yields positions, the source reads their features.
+        x = np.arange(len(ctx.x), dtype=np.int64) if isinstance(ctx.x, Rows) else ctx.x
+        dataset = balanced_dataset(x, ctx.model_targets(), ctx.batch_size, target="balanced", method=method,
                                    seed=ctx.seed,
                                    epoch_size=len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None)
         return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"x": dataset},
@@ -338,4 +375,4 @@ _BUILTIN = [
 ]
 for _name, _build, _tasks, _cost, _description in _BUILTIN:
     register(_name, _build, tasks=_tasks, cost=_cost, description=_description,
-             tf_data=_name in ("oversample", "undersample", "smote"))
+             tf_data=_name in ("oversample", "undersample", "smote"), in_memory=_name == "smote")

@@ -48,6 +48,7 @@ class RunJob:
     config: ComparisonConfig
     model: str | Callable[..., Any] = "mlp"
     strategies: dict[str, Any] = field(default_factory=dict)
+    callbacks: Sequence[Any] | Callable[[], Sequence[Any]] = ()  # the user's, added to every run's fit
 
     def register_strategies(self) -> None:
         """Make the job's strategies known in this process (a no-op where they are registered already)."""
@@ -114,7 +115,8 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     if inner == "validation":
         fit_idx, val_idx = train_test_split(np.arange(len(y_train)), test_size=proto.val_size, random_state=seed,
                                             stratify=key)
-        m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks)
+        m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks,
+                              validation=(x_train[val_idx], y_train[val_idx]))
         fitted = [m]
         val_scores, val_y = predict_scores(d, m, x_train[val_idx]), y_train[val_idx]
         test_scores = predict_scores(d, m, x_test)
@@ -136,6 +138,14 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     return record, None, None
 
 
+def _run_callbacks(user: Any, own: Sequence[Any]) -> Callable[[], list[Any]]:
+    """A function giving one run's callbacks: the user's (a fresh list when they passed a function) and ours."""
+    def make() -> list[Any]:
+        return [*(user() if callable(user) else user), *own]
+
+    return make
+
+
 def failed_record(config: ComparisonConfig, task: RunTask, error: str, seconds: float | None = None) -> RunRecord:
     """The record of a run that did not finish: its identity, its attempts and ``error`` (no scores)."""
     return RunRecord(config_id=config.config_id, strategy=task.strategy, seed=task.unit.seed, fold=task.unit.fold,
@@ -152,7 +162,7 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
     started = time.perf_counter()
     try:
         record, served, rule = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
-                                        callbacks)
+                                        _run_callbacks(job.callbacks, callbacks))
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
         message = f"{type(error).__name__}: {error}".strip()

@@ -22,11 +22,21 @@ __all__ = ["Budget", "build_mlp", "default_batch_size", "predict_scores", "train
 
 @dataclass(frozen=True)
 class Budget:
-    """What one model may spend: ``epochs`` of Adam(``learning_rate``) on batches of ``batch_size`` rows."""
+    """What one model may spend: ``epochs`` of Adam(``learning_rate``) on batches of ``batch_size`` rows (the
+    optimizer of a factory that returns a compiled model is kept instead).
+
+    ``patience`` (optional) stops a run after that many epochs without a lower validation loss and restores its
+    best weights (``keras.callbacks.EarlyStopping``), on the rows the run's threshold is tuned on. ``augment``
+    names Keras preprocessing layers (:data:`imbalance.experiment.feeding.AUGMENTATIONS`) that strategies marked
+    ``+augment`` apply to the rows of ``augment_classes``.
+    """
 
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 3e-3
+    patience: int | None = None
+    augment: tuple[str, ...] = ()
+    augment_classes: tuple[int, ...] = ()
 
 
 def default_batch_size(batch_size: int | None, rows: int) -> int:
@@ -40,9 +50,10 @@ def default_batch_size(batch_size: int | None, rows: int) -> int:
     return int(batch_size or (64 if rows < 5000 else 256))
 
 
-def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0) -> Any:
+def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0, rescale: float | None = None) -> Any:
     """The default model: an MLP sized to the data (two ReLU layers of ``clip(2 × features, 32, 256)`` units), or a
     small CNN when the inputs are images (``(h, w)`` or ``(h, w, c)``). The last layer outputs logits.
+    ``rescale`` multiplies the inputs first (``1 / 255`` for images read from files, in ``[0, 255]``).
 
     >>> build_mlp((20,), 1).output.shape
     (None, 1)
@@ -51,14 +62,18 @@ def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0) -> Any:
 
     init = keras.initializers.GlorotUniform(seed=seed)
     inputs = keras.Input(tuple(input_shape))
-    h = inputs
+    h = inputs if rescale is None else keras.layers.Rescaling(rescale)(inputs)
     if len(input_shape) >= 2:
         if len(input_shape) == 2:
             h = keras.layers.Reshape((*input_shape, 1))(h)
-        h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=init)(h)
-        h = keras.layers.MaxPooling2D()(h)
-        h = keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=init)(h)
-        h = keras.layers.GlobalAveragePooling2D()(h)
+        # Three conv blocks, then a 4x4 grid of averages (not one global average: where a stroke is matters).
+        for filters in (16, 32, 64):
+            h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=init)(h)
+            if min(h.shape[1], h.shape[2]) >= 8:
+                h = keras.layers.MaxPooling2D()(h)
+        h = keras.layers.AdaptiveAveragePooling2D((4, 4))(h)
+        h = keras.layers.Flatten()(h)
+        h = keras.layers.Dense(64, activation="relu", kernel_initializer=init)(h)
     else:
         width = int(np.clip(2 * int(np.prod(input_shape)), 32, 256))
         for _ in range(2):
@@ -67,29 +82,41 @@ def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0) -> Any:
     return keras.Model(inputs, logits, name="mlp" if len(input_shape) == 1 else "cnn")
 
 
-def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, budget: Budget,
+def train_model(d: ComparisonData, strategy: str, x: Any, y: np.ndarray, budget: Budget,
                 model: str | Callable[..., Any] = "mlp", seed: int = 0,
-                callbacks: Sequence[Any] = ()) -> tuple[Any, np.ndarray | None]:
+                callbacks: Sequence[Any] = (), validation: tuple[Any, np.ndarray] | None = None
+                ) -> tuple[Any, np.ndarray | None]:
     """Fit a fresh model (``"mlp"`` or ``model(input_shape, outputs, seed)``) on ``(x, y)`` under ``strategy``.
 
-    Returns the model (logits) and the class counts the strategy let it see (``None`` when it sees the data as it
-    is). Every random draw is seeded by ``seed``.
+    ``x`` is an array or a :class:`~imbalance.data.sources.Rows` view of a feature source (read per batch).
+    ``validation`` (rows and labels) is watched by early stopping when ``budget.patience`` is set. Returns the
+    model (logits) and the class counts the strategy let it see (``None`` when it sees the data as it is). Every
+    random draw is seeded by ``seed``.
     """
     import keras
 
+    from imbalance.data.sources import ArraySource, Rows
     from imbalance.experiment.strategies import StrategyContext, get_strategy
 
     keras.utils.set_random_seed(seed)
+    known = get_strategy(strategy)
+    if known.augment and not isinstance(x, Rows):  # augmentation runs in the source pipeline: arrays become one
+        x = Rows(ArraySource(x, y), np.arange(len(y)))
+        if validation is not None and not isinstance(validation[0], Rows):
+            validation = (Rows(ArraySource(validation[0], validation[1]), np.arange(len(validation[1]))),
+                          validation[1])
     ctx = StrategyContext(task=d.task, num_classes=d.num_classes, x=x, y=y, epochs=budget.epochs,
                           batch_size=budget.batch_size, seed=seed)
-    plan = get_strategy(strategy).build(ctx)
-    factory = build_mlp if model == "mlp" else model
-    net = factory(x.shape[1:], d.outputs, seed)
-    net.compile(optimizer=keras.optimizers.Adam(budget.learning_rate), loss=plan.loss)
-    fit_kwargs: dict[str, Any] = {"epochs": budget.epochs, "verbose": 0,
-                                  "callbacks": [*plan.callbacks, *callbacks]}
+    plan = known.build(ctx)
+    net = _built(d, model, x.shape[1:], seed)
+    _compile(net, plan.loss, budget.learning_rate)
+    extra = list(callbacks() if callable(callbacks) else callbacks)
+    fit_kwargs: dict[str, Any] = {"epochs": budget.epochs, "verbose": 0, "callbacks": [*plan.callbacks, *extra]}
     inputs = dict(plan.fit_inputs or {})
-    if "x" in inputs:
+    if isinstance(x, Rows):
+        fit_kwargs.update(_streamed_inputs(d, ctx, known, inputs, x, budget, seed, validation))
+        inputs = {}
+    elif "x" in inputs:
         fit_kwargs["x"] = inputs.pop("x")
         fit_kwargs["shuffle"] = False  # the strategy's dataset redraws itself every epoch
     elif keras.backend.backend() == "tensorflow":
@@ -111,6 +138,13 @@ def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, 
         # JAX and PyTorch: Keras' own array adapter, shuffled every epoch from the seeded global generator.
         fit_kwargs.update(x=x, y=ctx.model_targets(), batch_size=budget.batch_size, shuffle=True)
     fit_kwargs.update(inputs)
+    if budget.patience is not None and validation is not None:
+        _quiet_retracing()  # each run's new model evaluates its validation rows: TensorFlow warns of "retracing"
+        if "validation_data" not in fit_kwargs:
+            fit_kwargs["validation_data"] = (validation[0], ctx.model_targets(validation[1]))
+            fit_kwargs["validation_batch_size"] = 4096
+        fit_kwargs["callbacks"].append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=int(budget.patience), restore_best_weights=True))
     with warnings.catch_warnings():
         # A resampler's dataset (SMOTE, ADASYN) has an unknown, varying size: Keras says so at every epoch end.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -118,13 +152,84 @@ def train_model(d: ComparisonData, strategy: str, x: np.ndarray, y: np.ndarray, 
     return net, plan.seen_counts
 
 
-def predict_scores(d: ComparisonData, net: Any, x: np.ndarray) -> np.ndarray:
-    """Probabilities ``(rows, outputs)`` as float32: softmax for multi-class data, a sigmoid per output otherwise."""
+class _RetracingFilter:
+    """Drops TensorFlow's "triggered tf.function retracing" warning: every run builds a new model (new functions)."""
+
+    def filter(self, record: Any) -> bool:
+        return "retracing" not in record.getMessage()
+
+
+def _quiet_retracing() -> None:
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _RetracingFilter) for f in logger.filters):
+        logger.addFilter(_RetracingFilter())
+
+
+def _built(d: ComparisonData, model: str | Callable[..., Any], input_shape: Sequence[int], seed: int) -> Any:
+    """The run's fresh model: the default MLP / CNN (images from files rescaled from [0, 255]) or the factory's."""
+    if model == "mlp":
+        rescale = 1 / 255 if getattr(d.x, "kind", None) == "images" else None
+        return build_mlp(tuple(input_shape), d.outputs, seed, rescale=rescale)
+    return model(tuple(input_shape), d.outputs, seed)
+
+
+def _compile(net: Any, loss: Any, learning_rate: float) -> None:
+    """Compile with the strategy's loss: a model the factory compiled keeps its optimizer, metrics and settings
+    (only the loss is the strategy's); an uncompiled one gets Adam(``learning_rate``)."""
+    import keras
+
+    if not getattr(net, "compiled", False) or getattr(net, "optimizer", None) is None:
+        net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+        return
+    settings = keras.saving.deserialize_keras_object(net.get_compile_config())
+    settings = {k: v for k, v in settings.items() if k not in ("optimizer", "loss", "loss_weights")}
+    net.compile(optimizer=net.optimizer, loss=loss, **settings)
+
+
+def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[str, Any], x: Any, budget: Budget,
+                     seed: int, validation: tuple[Any, np.ndarray] | None) -> dict[str, Any]:
+    """``model.fit`` arguments that read the source per batch: the strategy's sampler draws positions (or a plain
+    shuffle), its sample weights follow the rows, augmentation runs on the chosen classes' rows."""
+    from imbalance.experiment.feeding import augmentation, draws_of, eval_dataset, fit_dataset, shuffled
+
+    _quiet_retracing()
+    draw = draws_of(inputs["x"]) if "x" in inputs else shuffled(len(x), seed)
+    augment = None
+    if strategy.augment:
+        if len(x.shape) != 4:
+            raise ValueError(f"Strategy {strategy.name!r} augments images (h, w, channels); these features have "
+                             f"shape {tuple(x.shape[1:])}.")
+        if not budget.augment or not budget.augment_classes:
+            raise ValueError(f"Strategy {strategy.name!r} needs augmentations and classes: compare(augment="
+                             "'flip,brightness', augment_classes=[0]) (--augment, --augment-classes).")
+        augment = augmentation(budget.augment, seed)
+    ds, steps = fit_dataset(x, ctx.model_targets(), draw, budget.epochs, budget.batch_size,
+                            weights=inputs.get("sample_weight"), augment=augment,
+                            augment_classes=budget.augment_classes, num_classes=d.num_classes, seed=seed)
+    out: dict[str, Any] = {"x": ds, "steps_per_epoch": steps, "shuffle": False}
+    if validation is not None and budget.patience is not None:
+        val_rows, val_y = validation
+        out["validation_data"] = eval_dataset(val_rows, ctx.model_targets(val_y), budget.batch_size)
+    return out
+
+
+def predict_scores(d: ComparisonData, net: Any, x: Any) -> np.ndarray:
+    """Probabilities ``(rows, outputs)`` as float32: softmax for multi-class data, a sigmoid per output otherwise.
+    ``x`` is an array or a :class:`~imbalance.data.sources.Rows` view (read per batch)."""
     # A direct call in chunks: model.predict re-traces its function for every new model (a warning per run).
     import keras
 
-    logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + 4096], training=False)).astype(np.float64)
-                             for i in range(0, len(x), 4096)]) if len(x) else np.zeros((0, d.outputs))
+    from imbalance.data.sources import Rows
+
+    if isinstance(x, Rows):
+        from imbalance.experiment.feeding import predict_rows
+
+        logits = predict_rows(net, x) if len(x) else np.zeros((0, d.outputs))
+    else:
+        logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + 4096], training=False)).astype(np.float64)
+                                 for i in range(0, len(x), 4096)]) if len(x) else np.zeros((0, d.outputs))
     if d.task == "multiclass":
         return softmax(logits, axis=1).astype(np.float32)
     return sigmoid(logits).astype(np.float32)

@@ -1,0 +1,198 @@
+"""Feeding a model from a feature source (:mod:`imbalance.data.sources`): the rows each epoch trains on, drawn
+from the labels only, and the batches that read just those rows.
+
+A run's training rows are a :class:`~imbalance.data.sources.Rows` view. Each epoch, the strategy's sampler (or a
+plain shuffle) draws positions among those rows; the source reads the features of the drawn rows in ``tf.data``
+(decoding in parallel) and labels and sample weights are matched to them by row index, so a source that reads in
+an order of its own (a table scanned from disk) is fed correctly too. Every epoch has the same number of whole
+batches (a draw is cut, or topped up from its own start, to ``steps × batch_size`` rows), so ``model.fit`` keeps
+one iterator over all epochs (``steps_per_epoch``) and only one epoch's indices are in memory at a time.
+
+Class-conditional augmentation (:func:`augmentation`) runs inside the same pipeline on the chosen classes' rows.
+
+>>> import numpy as np
+>>> from imbalance.data.sources import ArraySource, Rows
+>>> rows = Rows(ArraySource(np.arange(10, dtype="float32")[:, None], [0] * 8 + [1] * 2), np.arange(2, 10))
+>>> ds, steps = fit_dataset(rows, np.arange(8), shuffled(8, seed=0), epochs=2, batch_size=4)
+>>> steps, [(x[:, 0] - 2).astype(int).tolist() == y.tolist() for x, y in ds.as_numpy_iterator()]
+(2, [True, True, True, True])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from imbalance.data.sources import Rows
+
+__all__ = ["AUGMENTATIONS", "augmentation", "draws_of", "fit_dataset", "predict_rows", "shuffled"]
+
+#: ``--augment`` names -> the Keras preprocessing layer applied (to images in ``[0, 255]``).
+AUGMENTATIONS: dict[str, Callable[[int], Any]] = {}
+
+
+def _register_augmentations() -> None:
+    import keras
+
+    AUGMENTATIONS.update({
+        "flip": lambda seed: keras.layers.RandomFlip("horizontal", seed=seed),
+        "vflip": lambda seed: keras.layers.RandomFlip("vertical", seed=seed),
+        "rotation": lambda seed: keras.layers.RandomRotation(0.05, seed=seed),
+        "zoom": lambda seed: keras.layers.RandomZoom(0.1, seed=seed),
+        "translation": lambda seed: keras.layers.RandomTranslation(0.1, 0.1, seed=seed),
+        "brightness": lambda seed: keras.layers.RandomBrightness(0.2, value_range=(0.0, 255.0), seed=seed),
+        "contrast": lambda seed: keras.layers.RandomContrast(0.2, seed=seed),
+    })
+
+
+def augmentation_names() -> list[str]:
+    """The names ``--augment`` accepts."""
+    if not AUGMENTATIONS:
+        _register_augmentations()
+    return list(AUGMENTATIONS)
+
+
+def check_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"flip,brightness"`` -> ``("flip", "brightness")``; an unknown name fails listing the known ones.
+
+    >>> check_augment("flip, contrast")
+    ('flip', 'contrast')
+    >>> check_augment("blur")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown augmentation 'blur'; --augment takes a comma-separated list of: flip, vflip, rotation, zoom, translation, brightness, contrast.
+    """
+    if spec is None:
+        return ()
+    names = [n.strip() for n in spec.split(",")] if isinstance(spec, str) else [str(n).strip() for n in spec]
+    names = [n for n in names if n]
+    known = augmentation_names()
+    for name in names:
+        if name not in known:
+            raise ValueError(f"Unknown augmentation {name!r}; --augment takes a comma-separated list of: "
+                             f"{', '.join(known)}.")
+    return tuple(dict.fromkeys(names))
+
+
+def augmentation(names: Sequence[str], seed: int) -> Callable[[Any], Any]:
+    """One function of a batch of images ``(b, h, w, c)`` in ``[0, 255]`` applying the named Keras preprocessing
+    layers in order (each layer seeded from ``seed``)."""
+    if not AUGMENTATIONS:
+        _register_augmentations()
+    layers = [AUGMENTATIONS[name](seed + 7919 * k) for k, name in enumerate(names)]
+
+    def apply(x: Any) -> Any:
+        import tensorflow as tf
+
+        for layer in layers:
+            x = layer(x, training=True)
+        return tf.clip_by_value(tf.cast(x, tf.float32), 0.0, 255.0)
+
+    return apply
+
+
+def shuffled(m: int, seed: int) -> Callable[[int], np.ndarray]:
+    """The plain epochs: every position once, in a new seeded order each epoch."""
+    def draw(epoch: int) -> np.ndarray:
+        return np.random.default_rng([seed, epoch]).permutation(m)
+
+    return draw
+
+
+def draws_of(index_dataset: Any) -> Callable[[int], np.ndarray]:
+    """The epochs of a sampler's dataset of ``(positions, labels[, weights])`` batches (each iteration a new draw,
+    as :func:`imbalance.data.balanced_dataset` gives on ``np.arange(m)``): epoch ``e`` is its ``e``-th iteration.
+    Epochs must be asked in order (``model.fit`` does)."""
+    def draw(epoch: int) -> np.ndarray:
+        parts = [np.asarray(batch[0]).reshape(-1) for batch in index_dataset.as_numpy_iterator()]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    return draw
+
+
+def _positions(rows: Rows) -> tuple[Any, Any]:
+    """(sorted row indices, their positions in the view) as tensors: ``row -> position`` by ``searchsorted``."""
+    import tensorflow as tf
+
+    order = np.argsort(rows.indices, kind="stable")
+    return tf.constant(rows.indices[order].astype(np.int64)), tf.constant(order.astype(np.int64))
+
+
+def _sized(draw: Callable[[int], np.ndarray], size: int) -> Callable[[int], np.ndarray]:
+    def fixed(epoch: int) -> np.ndarray:
+        positions = draw(epoch)
+        if len(positions) >= size or len(positions) == 0:
+            return positions[:size]
+        return np.resize(positions, size)  # topped up from its own start
+
+    return fixed
+
+
+def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarray], epochs: int, batch_size: int,
+                weights: np.ndarray | None = None, augment: Callable[[Any], Any] | None = None,
+                augment_classes: Sequence[int] = (), num_classes: int | None = None,
+                seed: int = 0) -> tuple[Any, int]:
+    """The training dataset of ``(x, y[, w])`` batches over ``epochs`` epochs and its steps per epoch.
+
+    ``targets`` (and ``weights``) are the model's targets for the view's rows, by position; ``draw(epoch)`` gives
+    the positions the epoch trains on (with repeats for oversampling). ``augment`` applies to the rows of
+    ``augment_classes`` only (:func:`imbalance.data.augment_classes`).
+    """
+    import tensorflow as tf
+
+    size = len(draw(0)) if epochs else 0
+    if size == 0:
+        raise ValueError("The sampler drew no rows for an epoch; check the labels of the training rows.")
+    batch = min(batch_size, size)
+    steps = size // batch
+    sized = _sized(draw, steps * batch)
+    sorted_rows, positions = _positions(rows)
+    y_t = tf.constant(targets)
+    w_t = None if weights is None else tf.constant(np.asarray(weights, np.float32))
+
+    def label(row: Any, x: Any) -> tuple[Any, ...]:
+        pos = tf.gather(positions, tf.searchsorted(sorted_rows, row))
+        if w_t is None:
+            return x, tf.gather(y_t, pos)
+        return x, tf.gather(y_t, pos), tf.gather(w_t, pos)
+
+    ds = rows.dataset(epochs, sized).batch(batch).map(label, num_parallel_calls=tf.data.AUTOTUNE)
+    if augment is not None and augment_classes:
+        from imbalance.data.augment import augment_classes as by_class
+
+        ds = by_class(ds, augment, classes=tuple(augment_classes), seed=seed, batched=True,
+                      num_classes=num_classes)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def eval_dataset(rows: Rows, targets: np.ndarray, batch_size: int) -> Any:
+    """``(x, y)`` batches of every row once (for ``validation_data``)."""
+    import tensorflow as tf
+
+    sorted_rows, positions = _positions(rows)
+    y_t = tf.constant(targets)
+
+    def label(row: Any, x: Any) -> tuple[Any, Any]:
+        return x, tf.gather(y_t, tf.gather(positions, tf.searchsorted(sorted_rows, row)))
+
+    return rows.dataset(1).batch(batch_size).map(label).prefetch(tf.data.AUTOTUNE)
+
+
+def predict_rows(net: Any, rows: Rows, batch_size: int = 256) -> np.ndarray:
+    """The model's outputs for every row of the view, in the view's order, as float64 ``(len(rows), outputs)``."""
+    import keras
+    import tensorflow as tf
+
+    found, outputs = [], []
+    for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
+        found.append(row.numpy())
+        outputs.append(keras.ops.convert_to_numpy(net(x, training=False)).astype(np.float64))
+    if not outputs:
+        return np.zeros((0, 0))
+    found_rows, out = np.concatenate(found), np.concatenate(outputs)
+    order = np.argsort(rows.indices, kind="stable")
+    at = np.searchsorted(rows.indices[order], found_rows)
+    result = np.empty_like(out)
+    result[order[at]] = out
+    return result
