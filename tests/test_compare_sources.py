@@ -159,3 +159,25 @@ def test_a_keras_applications_backbone_without_downloads_trains_on_an_image_fold
     results = compare(str(photos), strategies=["class_weight"], epochs=1, seeds=1, folds=None, workers=1,
                       progress=False, model=backbone)
     assert not results.failed and results.runs[0].strategy == "class_weight"
+
+
+def test_the_cli_streams_a_table_it_does_not_load_and_refuses_smote_on_it(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    n = 600
+    y = (rng.random(n) < 0.2).astype(int)
+    table = pd.DataFrame({"amount": rng.normal(size=n) + 2 * y, "shop": rng.choice(["app", "web"], n),
+                          "age": rng.normal(size=n), "is_fraud": y})
+    table.to_parquet(tmp_path / "t.parquet")
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["compare", str(tmp_path / "t.parquet"), "--target", "is_fraud", "--stream",
+                                 "--strategies", "baseline,oversample", "--epochs", "2", "--seeds", "1",
+                                 "--workers", "1", "--no-progress", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert {r["strategy"] for r in runs} == {"baseline", "oversample"} and all(r.get("error") is None for r in runs)
+    smote = runner.invoke(app, ["compare", str(tmp_path / "t.parquet"), "--target", "is_fraud", "--stream",
+                                "--strategies", "smote", "--out", str(tmp_path / "o2")])
+    assert smote.exit_code == 2 and "features in memory" in smote.output

@@ -280,12 +280,21 @@ def compare_command(
     early_stopping: Optional[int] = typer.Option(None, min=1, help="Stop each run after this many epochs without "
                                                                    "a lower validation loss; keep its best "
                                                                    "weights."),
+    stream: bool = typer.Option(False, "--stream", help="A table bigger than memory: read it in chunks (pyarrow), "
+                                                        "preprocessing fitted on a sample of each run's training "
+                                                        "rows; only the labels are held in memory."),
 ) -> None:
     """Train the same model under each strategy over paired splits; print the table and the verdict."""
     from imbalance.experiment import compare
 
     names = _split_names(target, "--target")
     source = _source(data, names, image_size, color_mode, path_column)
+    if stream:
+        from imbalance.data.table_source import table_source
+
+        if source is not None or not names or len(names) != 1:
+            raise ValueError("--stream reads one table file with one --target column.")
+        source = table_source(data, names[0])
     path = Path(data)
     if source is None and names is None and path.suffix.lower() not in (".dat", ".npz") and data not in DEMOS:
         raise ValueError(f"--target is required for {data}: name the label column (several for multi-label).")

@@ -478,7 +478,9 @@ class TableSource(Source):
         def one_epoch(epoch: Any) -> Any:
             ds = tf.data.Dataset.from_generator(chunks, args=(epoch,), output_signature=signature)
             ds = ds.prefetch(1).unbatch()  # unbatch: twice as fast as flat_map(from_tensor_slices) per row
-            return ds.shuffle(buffer, seed=epoch + _SHUFFLE_SEED) if buffer > 1 else ds
+            # A Python seed (a tensor seed fails in graph mode); the chunks already arrive in a new order each
+            # epoch (their generator is seeded by the epoch), so the buffer's output differs epoch to epoch too.
+            return ds.shuffle(buffer, seed=_SHUFFLE_SEED) if buffer > 1 else ds
 
         return tf.data.Dataset.range(int(epochs)).flat_map(one_epoch)
 
