@@ -87,11 +87,19 @@ class Source:
         it)."""
         raise NotImplementedError
 
-    def read(self, rows: Sequence[int]) -> np.ndarray:
-        """The features of a few ``rows`` as one array ``(len(rows), *input_shape)`` (examples, samples)."""
+    def read(self, rows: Sequence[int], transform: Any = None) -> np.ndarray:
+        """The features of a few ``rows`` as one array ``(len(rows), *input_shape)``, in the order given (examples,
+        samples; a source that reads in its own order is put back in order)."""
         rows = np.asarray(rows, np.int64)
-        parts = [x for _, x in self.rows_dataset(lambda epoch: rows, 1).as_numpy_iterator()]
-        return np.stack(parts) if parts else np.zeros((0, *self.input_shape), np.float32)
+        found = list(self.rows_dataset(lambda epoch: rows, 1, transform).as_numpy_iterator())
+        if not found:
+            return np.zeros((0, *self.input_shape), np.float32)
+        got = np.asarray([int(r) for r, _ in found])
+        features = np.stack([x for _, x in found])
+        if np.array_equal(got, rows):
+            return features
+        order = np.argsort(got, kind="stable")
+        return features[order][np.searchsorted(got[order], rows)]
 
     def fingerprint(self) -> str:
         """A short hash that changes when the rows or their features change (cheap: no full read)."""
@@ -135,37 +143,60 @@ def _epochs_of_rows(draw: Callable[[int], np.ndarray], epochs: int) -> Any:
 
 
 class ArraySource(Source):
-    """Features in memory, read by index (a ``tf.gather`` per row).
+    """Features in memory, read by index (a ``tf.gather`` per row): one array, or a dict of arrays for a model with
+    several named inputs (``input_shape`` is then a dict of shapes too).
 
     >>> ArraySource(np.zeros((3, 4, 4)), [0, 1, 1]).input_shape
     (4, 4)
+    >>> ArraySource({"image": np.zeros((3, 4, 4)), "age": np.ones((3, 1))}, [0, 1, 1]).input_shape
+    {'image': (4, 4), 'age': (1,)}
     """
 
     kind = "arrays"
 
     def __init__(self, x: Any, labels: Any, class_names: Sequence[str] | None = None, name: str = "arrays"):
-        self.x = np.asarray(x, np.float32)
+        if isinstance(x, dict):
+            self.x = {str(k): _as_feature(v) for k, v in x.items()}
+            self.input_shape = {k: tuple(int(s) for s in v.shape[1:]) for k, v in self.x.items()}
+            rows = {k: len(v) for k, v in self.x.items()}
+        else:
+            self.x = _as_feature(x)
+            self.input_shape = tuple(int(s) for s in self.x.shape[1:])
+            rows = {"x": len(self.x)}
         self.labels = np.asarray(labels)
-        if len(self.x) != len(self.labels):
-            raise ValueError(f"`x` and the labels must have the same number of rows. Received: {len(self.x)} and "
-                             f"{len(self.labels)}")
+        bad = {k: n for k, n in rows.items() if n != len(self.labels)}
+        if bad:
+            raise ValueError(f"The features and the labels must have the same number of rows. Received: "
+                             f"{', '.join(f'{k}: {n}' for k, n in bad.items())} rows and {len(self.labels)} labels")
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.input_shape = tuple(int(s) for s in self.x.shape[1:])
         self.name = name
 
     def rows_dataset(self, draw: Callable[[int], np.ndarray], epochs: int = 1, transform: Any = None) -> Any:
         import tensorflow as tf
 
-        x = tf.constant(self.x)
-        return _epochs_of_rows(self.check_rows(draw), epochs).map(lambda i: (i, tf.gather(x, i)))
+        x = tf.nest.map_structure(tf.constant, self.x)
+        return _epochs_of_rows(self.check_rows(draw), epochs).map(
+            lambda i: (i, tf.nest.map_structure(lambda t: tf.gather(t, i), x)))
 
-    def read(self, rows: Sequence[int]) -> np.ndarray:
-        return self.x[np.asarray(rows, np.int64)]
+    def read(self, rows: Sequence[int], transform: Any = None) -> Any:
+        rows = np.asarray(rows, np.int64)
+        return {k: v[rows] for k, v in self.x.items()} if isinstance(self.x, dict) else self.x[rows]
 
     def fingerprint(self) -> str:
-        h = hashlib.sha256(np.ascontiguousarray(self.x).tobytes())
+        h = hashlib.sha256()
+        for key, value in (sorted(self.x.items()) if isinstance(self.x, dict) else [("x", self.x)]):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(value).tobytes())
         h.update(np.ascontiguousarray(self.labels).tobytes())
         return h.hexdigest()[:16]
+
+
+def _as_feature(values: Any) -> np.ndarray:
+    """float32, or integer ids kept as int32 / int64 (an embedding's input)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64 if array.dtype.itemsize > 4 else np.int32)
+    return array.astype(np.float32)
 
 
 # --- images --------------------------------------------------------------------------------------------------------
@@ -503,9 +534,15 @@ class Rows:
         return Rows(self.source, np.asarray(self.indices)[index], self.transform)
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def input_shape(self) -> Any:
+        """One row's features: a shape, or a dict of shapes (several named inputs)."""
         width = getattr(self.transform, "width", None)
-        return (len(self), *((int(width),) if width is not None else self.source.input_shape))
+        return (int(width),) if width is not None else self.source.input_shape
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        shape = self.input_shape
+        return (len(self), *shape) if not isinstance(shape, dict) else (len(self),)
 
     def dataset(self, epochs: int = 1, draw: Callable[[int], np.ndarray] | None = None) -> Any:
         """``(row, features)`` of these rows (``draw(epoch)``: positions within the view, default all in order)."""

@@ -47,6 +47,7 @@ class ComparisonConfig:
     early_stopping: int | None = None
     augment: tuple[str, ...] = ()
     augment_classes: tuple[int, ...] = ()
+    output: str | None = None
 
     @property
     def budget(self) -> Budget:
@@ -63,6 +64,7 @@ class ComparisonConfig:
             **({"early_stopping": self.early_stopping} if self.early_stopping is not None else {}),
             **({"augment": list(self.augment), "augment_classes": list(self.augment_classes)}
                if self.augment else {}),
+            **({"output": self.output} if self.output is not None else {}),
         }
 
     @property

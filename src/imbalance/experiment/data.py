@@ -37,6 +37,8 @@ class ComparisonData:
     num_classes: int
     class_names: list[str]
     preprocessor: Callable[[], Any] | None = None
+    output: str | None = None  # a model with several heads: the one compared (``y`` are its labels)
+    other_targets: dict[str, np.ndarray] | None = None  # the other heads' labels, trained with the user's losses
 
     @property
     def counts(self) -> np.ndarray:
@@ -67,6 +69,9 @@ class ComparisonData:
         x = self.x
         if self.streamed:
             h.update(x.fingerprint().encode())
+            for name, values in sorted((self.other_targets or {}).items()):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(values).tobytes())
         elif hasattr(x, "to_numpy"):
             h.update(str(list(x.columns)).encode())
             h.update(x.to_csv(index=False).encode())
@@ -82,13 +87,21 @@ def demo_names() -> tuple[str, ...]:
     return tuple(DEMOS)
 
 
-def prepare_data(data: Any, target: Any = None) -> ComparisonData:
+def prepare_data(data: Any, target: Any = None, output: str | None = None) -> ComparisonData:
     """Accept a demo name, a :class:`~imbalance.datasets.DemoDataset`, a table loaded by
     :func:`imbalance.data.load_table`, a path to a table file or to an image folder (one subfolder per class), a
     feature source (:mod:`imbalance.data.sources`), or an ``(x, y)`` pair.
 
+    In a pair, ``x`` may be a dict of arrays (a model with several named inputs) and ``y`` a dict of labels per
+    named output (or a list, in the model's output order, with names ``output_0``, …): ``output`` names the head
+    the comparison is about; the other heads keep their labels and the user's losses.
+
     >>> prepare_data(([[0.0], [1.0]], [0, 1])).task
     'binary'
+    >>> d = prepare_data(({"a": [[0.0], [1.0]], "b": [[1.0], [2.0]]}, {"fraud": [0, 1], "amount": [2.0, 3.0]}),
+    ...                  output="fraud")
+    >>> d.task, d.output, sorted(d.other_targets), d.streamed
+    ('binary', 'fraud', ['amount'], True)
     """
     from imbalance.data.sources import image_folder, is_source
     from imbalance.datasets import DemoDataset, load_demo
@@ -119,7 +132,14 @@ def prepare_data(data: Any, target: Any = None) -> ComparisonData:
             preprocessor=data.preprocessor,
         ))
     if isinstance(data, (tuple, list)) and len(data) == 2:
+        if isinstance(data[0], dict) or isinstance(data[1], (dict, list, tuple)) and _several_heads(data[1]):
+            return _checked(_from_heads(data[0], data[1], output))
+        if output is not None:
+            raise ValueError(f"`output` names the head to compare in a model with several outputs; the labels "
+                             f"here are one array. Received: output={output!r}")
         return _checked(from_arrays("arrays", data[0], data[1], None, None))
+    if output is not None:
+        raise ValueError("`output` applies to (x, {head: labels}) data (a model with several outputs).")
     raise TypeError(
         f"`data` must be a demo name ({', '.join(demo_names())}), a DemoDataset, a table from "
         f"imbalance.data.load_table, a file path, an image folder, a feature source (imbalance.data.sources: "
@@ -169,6 +189,60 @@ def from_source(source: Any) -> ComparisonData:
     names = list(names) if names is not None else [str(k) for k in range(info.num_classes)]
     return ComparisonData(name=source.name, x=source, y=ids, task=info.task, num_classes=info.num_classes,
                           class_names=names)
+
+
+def _several_heads(y: Any) -> bool:
+    """A dict of label arrays, or a list / tuple of label arrays (not one label array written as a list)."""
+    if isinstance(y, dict):
+        return True
+    return len(y) > 0 and all(hasattr(v, "__len__") and not isinstance(v, str) and np.ndim(v) >= 1 and
+                              len(v) != 1 for v in y) and len({len(v) for v in y}) == 1 and len(y) < 16 and \
+        all(isinstance(v, np.ndarray) for v in y)
+
+
+def _from_heads(x: Any, y: Any, output: str | None) -> ComparisonData:
+    """Several named inputs and / or heads: the compared head's labels as ``y``, the rest kept by name; features
+    held by an :class:`~imbalance.data.sources.ArraySource` (read per batch, so every strategy feeds all heads)."""
+    from imbalance.data.sources import ArraySource
+
+    heads = dict(y) if isinstance(y, dict) else ({f"output_{k}": v for k, v in enumerate(y)}
+                                                 if isinstance(y, (list, tuple)) and _several_heads(y) else None)
+    if heads is None:
+        if output is not None:
+            raise ValueError(f"`output` names the head to compare; the labels here are one array. Received: "
+                             f"output={output!r}")
+        labels = np.asarray(y)
+        others: dict[str, np.ndarray] = {}
+    else:
+        if output is None:
+            if len(heads) > 1:
+                raise ValueError(f"The labels name {len(heads)} heads ({', '.join(map(str, heads))}): pass "
+                                 "output='<head>' (--output), the one whose imbalance the comparison is about.")
+            output = str(next(iter(heads)))
+        if output not in heads:
+            raise ValueError(f"`output` {output!r} is not one of the heads of the labels: "
+                             f"{', '.join(map(str, heads))}.")
+        labels = np.asarray(heads[output])
+        others = {str(k): np.asarray(v) for k, v in heads.items() if k != output}
+        for k, v in others.items():
+            if len(v) != len(labels):
+                raise ValueError(f"Head {k!r} has {len(v)} labels and head {output!r} {len(labels)}: every head "
+                                 "needs one label per row.")
+    features = x if isinstance(x, dict) else np.asarray(x, np.float32)
+    for key, value in (features.items() if isinstance(features, dict) else [("x", features)]):
+        array = np.asarray(value)
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            row = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0][0])
+            raise ValueError(f"Input {key!r} holds NaN or infinite values (first at row {row}); impute or drop them "
+                             "first.")
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"Input {key!r} must hold numbers. Received an array of dtype {array.dtype}.")
+    info = inspect_labels(labels)
+    ids = to_multi_hot(labels) if info.task == "multilabel" else to_class_ids(labels)
+    source = ArraySource(features, ids)
+    return ComparisonData(name="arrays", x=source, y=ids, task=info.task, num_classes=info.num_classes,
+                          class_names=[str(k) for k in range(info.num_classes)], output=output if heads else None,
+                          other_targets=others or None)
 
 
 def _hint(data: Any) -> str:

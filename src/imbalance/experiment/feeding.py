@@ -148,14 +148,16 @@ def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarra
     steps = size // batch
     sized = _sized(draw, steps * batch)
     sorted_rows, positions = _positions(rows)
-    y_t = tf.constant(targets)
-    w_t = None if weights is None else tf.constant(np.asarray(weights, np.float32))
+    y_t = tf.nest.map_structure(tf.constant, targets)
+    w_t = None if weights is None else tf.nest.map_structure(lambda w: tf.constant(np.asarray(w, np.float32)),
+                                                             weights)
 
     def label(row: Any, x: Any) -> tuple[Any, ...]:
         pos = tf.gather(positions, tf.searchsorted(sorted_rows, row))
+        y = tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
         if w_t is None:
-            return x, tf.gather(y_t, pos)
-        return x, tf.gather(y_t, pos), tf.gather(w_t, pos)
+            return x, y
+        return x, y, tf.nest.map_structure(lambda t: tf.gather(t, pos), w_t)
 
     ds = rows.dataset(epochs, sized).batch(batch).map(label, num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None and augment_classes:
@@ -171,23 +173,30 @@ def eval_dataset(rows: Rows, targets: np.ndarray, batch_size: int) -> Any:
     import tensorflow as tf
 
     sorted_rows, positions = _positions(rows)
-    y_t = tf.constant(targets)
+    y_t = tf.nest.map_structure(tf.constant, targets)
 
     def label(row: Any, x: Any) -> tuple[Any, Any]:
-        return x, tf.gather(y_t, tf.gather(positions, tf.searchsorted(sorted_rows, row)))
+        pos = tf.gather(positions, tf.searchsorted(sorted_rows, row))
+        return x, tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
 
     return rows.dataset(1).batch(batch_size).map(label).prefetch(tf.data.AUTOTUNE)
 
 
-def predict_rows(net: Any, rows: Rows, batch_size: int = 256) -> np.ndarray:
-    """The model's outputs for every row of the view, in the view's order, as float64 ``(len(rows), outputs)``."""
+def predict_rows(net: Any, rows: Rows, batch_size: int = 256, output: str | None = None) -> np.ndarray:
+    """The model's outputs for every row of the view, in the view's order, as float64 ``(len(rows), outputs)``
+    (of the head ``output`` for a model with several)."""
     import keras
     import tensorflow as tf
 
     found, outputs = [], []
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
         found.append(row.numpy())
-        outputs.append(keras.ops.convert_to_numpy(net(x, training=False)).astype(np.float64))
+        out = net(x, training=False)
+        if output is not None and isinstance(out, dict):
+            out = out[output]
+        elif output is not None and isinstance(out, (list, tuple)):
+            out = out[list(net.output_names).index(output)]
+        outputs.append(keras.ops.convert_to_numpy(out).astype(np.float64).reshape(len(row), -1))
     if not outputs:
         return np.zeros((0, 0))
     found_rows, out = np.concatenate(found), np.concatenate(outputs)

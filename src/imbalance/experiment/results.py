@@ -267,6 +267,9 @@ class Results:
     def _export(self, served: Any, path: Path, export: bool) -> None:
         """Write the SavedModel export, or say why not (and remove an old one: it served an earlier model)."""
         reason = export_unavailable() if export else "Results.save(export=False)"
+        if reason is None and len(served.inputs) != 1:
+            reason = (f"the SavedModel export serves a model with one input tensor; this one has "
+                      f"{len(served.inputs)} named inputs")
         if reason is None:
             self.export_path, self.export_note = export_saved_model(served, path), None
             return

@@ -33,6 +33,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance._validation import check_integer
 from imbalance.experiment.candidates import describe_rule, split_candidate
@@ -79,6 +81,7 @@ def compare(
     early_stopping: int | None = None,
     augment: str | Sequence[str] | None = None,
     augment_classes: int | str | Sequence[int | str] | None = None,
+    output: str | None = None,
 ) -> Results:
     """Train the same model under each strategy on the same paired splits; return :class:`Results`.
 
@@ -118,6 +121,11 @@ def compare(
             ``augment_classes`` (ids or class names) only, in every strategy named ``"<strategy>+augment"``; when no
             strategy carries the suffix, ``"baseline+augment"`` is added (augmentation alone).
 
+        output: for a model with several heads, the one whose imbalance the comparison is about: ``data`` is
+            ``(x, {head: labels})`` (``x`` may be a dict of named inputs), the strategy sets that head's loss
+            (and weights, samples by its labels), the other heads keep the losses the factory compiled, and the
+            thresholds and the served model decide on that head.
+
     ``data`` may be a feature source (:mod:`imbalance.data.sources`: an image folder, a table of image paths, a
     table streamed from disk, your own ``tf.data`` pipeline): splits, folds, weights and samplers then work on the
     labels and row indices, and each batch reads only its rows.
@@ -129,7 +137,7 @@ def compare(
 
     from imbalance.experiment.feeding import check_augment
 
-    d = prepare_data(data, target)
+    d = prepare_data(data, target, output)
     check_confidence(confidence)
     goal = parse_objective(objective)
     class_id = class_index(d, class_id)
@@ -144,6 +152,9 @@ def compare(
     if augment_names and not any(str(n).endswith(AUGMENT_SUFFIX) for n in strategies):
         strategies = [*strategies, "baseline" + AUGMENT_SUFFIX]
     names = resolve(strategies, d.task, streamed=d.streamed)
+    if d.streamed:
+        import imbalance.data._tf  # noqa: F401 - features read per batch go through tf.data: fail here, in one line
+    _check_heads_model(d, model)
     if early_stopping is not None:
         early_stopping = check_integer("early_stopping", early_stopping, 1)
     check_integer("epochs", epochs, 1)
@@ -161,7 +172,7 @@ def compare(
         model=model if isinstance(model, str) else getattr(model, "__name__", "model_fn"), epochs=int(epochs),
         seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y)), learning_rate=float(learning_rate),
         protocol=proto, confidence=confidence, strategies=tuple(names), early_stopping=early_stopping,
-        augment=augment_names, augment_classes=chosen,
+        augment=augment_names, augment_classes=chosen, output=d.output,
     )
 
     units = proto.units(d, class_id, config.seeds)  # labels only; refuses data it cannot evaluate, before any write
@@ -234,6 +245,22 @@ def _keep_served(outcome: RunOutcome, out: Path | None) -> Any:
         path = Path(tmp) / f"{strategy}.keras"
         path.write_bytes(outcome.model_bytes)
         return keras.models.load_model(path)
+
+
+def _check_heads_model(d: ComparisonData, model: Any) -> None:
+    """For several inputs or heads, build the factory's model once before anything is trained or written: the
+    default MLP does not apply, the compared head must exist, the other heads need the factory's losses."""
+    import keras
+
+    from imbalance.data.sources import Rows
+    from imbalance.experiment.training import _built, _compile
+
+    if not d.streamed or (d.output is None and not isinstance(getattr(d.x, "input_shape", None), dict)):
+        return
+    net = _built(d, model, Rows(d.x, np.arange(1)).input_shape, 0)
+    _compile(net, keras.losses.BinaryCrossentropy(from_logits=True), 1e-3, d.output)
+    del net
+    keras.backend.clear_session(free_memory=False)
 
 
 def class_index(d: ComparisonData, class_id: int | str | None) -> int | None:

@@ -52,11 +52,11 @@ def served_model(d: ComparisonData, fitted: list[Any], rule: Any) -> Any:
     import keras
 
     first = fitted[0]
-    inputs = keras.Input(first.input_shape[1:] if hasattr(first, "input_shape") else first.inputs[0].shape[1:])
+    inputs = _inputs_like(first)
     if len(fitted) > 1:
         for k, m in enumerate(fitted):
             m.name = f"fold_model_{k}"  # unique names: the ensemble is one saved model
-    logits = [m(inputs) for m in fitted]
+    logits = [_head(m, m(inputs), d.output) for m in fitted]
     activation = "softmax" if d.task == "multiclass" else "sigmoid"
     probs = [keras.layers.Activation(activation)(z) for z in logits]
     scores = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
@@ -67,12 +67,28 @@ def served_model(d: ComparisonData, fitted: list[Any], rule: Any) -> Any:
     return keras.Model(inputs, outputs, name="imbalance_served")
 
 
+def _inputs_like(model: Any) -> Any:
+    """Fresh ``keras.Input`` s of the same structure (one, a list or a dict of named inputs), shapes and dtypes."""
+    import keras
+
+    structure = model.input if len(model.inputs) > 1 else model.inputs[0]
+    return keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]),
+                                    structure)
+
+
+def _head(model: Any, out: Any, output: str | None) -> Any:
+    """The compared head's logits of a model with several outputs (a dict, or a list in ``output_names`` order)."""
+    if output is None or not isinstance(out, (dict, list, tuple)):
+        return out
+    return out[output] if isinstance(out, dict) else out[list(model.output_names).index(output)]
+
+
 def with_decision(served: Any, rule: Any) -> Any:
     """A served model (``scores`` and maybe ``decisions``) rewired to decide with ``rule`` (e.g. a
     :class:`~imbalance.thresholds.FixedThreshold` at 0.5 or argmax)."""
     import keras
 
-    inputs = keras.Input(served.inputs[0].shape[1:])
+    inputs = _inputs_like(served)
     scores = served(inputs)["scores"]
     return keras.Model(inputs, {"scores": scores, "decisions": rule.to_layer(name="decisions")(scores)},
                        name="imbalance_served")

@@ -108,13 +108,13 @@ def train_model(d: ComparisonData, strategy: str, x: Any, y: np.ndarray, budget:
     ctx = StrategyContext(task=d.task, num_classes=d.num_classes, x=x, y=y, epochs=budget.epochs,
                           batch_size=budget.batch_size, seed=seed)
     plan = known.build(ctx)
-    net = _built(d, model, x.shape[1:], seed)
-    _compile(net, plan.loss, budget.learning_rate)
+    net = _built(d, model, x.input_shape if isinstance(x, Rows) else x.shape[1:], seed)
+    _compile(net, plan.loss, budget.learning_rate, d.output)
     extra = list(callbacks() if callable(callbacks) else callbacks)
     fit_kwargs: dict[str, Any] = {"epochs": budget.epochs, "verbose": 0, "callbacks": [*plan.callbacks, *extra]}
     inputs = dict(plan.fit_inputs or {})
     if isinstance(x, Rows):
-        fit_kwargs.update(_streamed_inputs(d, ctx, known, inputs, x, budget, seed, validation))
+        fit_kwargs.update(_streamed_inputs(d, ctx, known, inputs, x, budget, seed, validation, net))
         inputs = {}
     elif "x" in inputs:
         fit_kwargs["x"] = inputs.pop("x")
@@ -152,6 +152,17 @@ def train_model(d: ComparisonData, strategy: str, x: Any, y: np.ndarray, budget:
     return net, plan.seen_counts
 
 
+def _as_outputs(net: Any, per_head: dict[str, Any] | None) -> Any:
+    """Per-head values in the structure of the model's outputs: the dict itself, or a tuple in ``output_names``
+    order for a model whose outputs are a list."""
+    if per_head is None or net is None or not isinstance(net.output, (list, tuple)):
+        return per_head
+    missing = [n for n in output_names(net) if n not in per_head]
+    if missing:
+        raise ValueError(f"The labels have no head named {missing}; the model's outputs are {output_names(net)}.")
+    return tuple(per_head[n] for n in output_names(net))
+
+
 class _RetracingFilter:
     """Drops TensorFlow's "triggered tf.function retracing" warning: every run builds a new model (new functions)."""
 
@@ -167,29 +178,67 @@ def _quiet_retracing() -> None:
         logger.addFilter(_RetracingFilter())
 
 
-def _built(d: ComparisonData, model: str | Callable[..., Any], input_shape: Sequence[int], seed: int) -> Any:
-    """The run's fresh model: the default MLP / CNN (images from files rescaled from [0, 255]) or the factory's."""
+def _built(d: ComparisonData, model: str | Callable[..., Any], input_shape: Any, seed: int) -> Any:
+    """The run's fresh model: the default MLP / CNN (images from files rescaled from [0, 255]) or the factory's
+    (``input_shape`` a dict of shapes for several named inputs)."""
+    shape = dict(input_shape) if isinstance(input_shape, dict) else tuple(input_shape)
     if model == "mlp":
+        if isinstance(shape, dict) or d.output is not None:
+            raise ValueError("A model with several inputs or outputs needs your own model factory: "
+                             "compare(..., model=model_fn) returning a model with those named inputs / outputs.")
         rescale = 1 / 255 if getattr(d.x, "kind", None) == "images" else None
-        return build_mlp(tuple(input_shape), d.outputs, seed, rescale=rescale)
-    return model(tuple(input_shape), d.outputs, seed)
+        return build_mlp(shape, d.outputs, seed, rescale=rescale)
+    net = model(shape, d.outputs, seed)
+    if d.output is not None and d.output not in output_names(net):
+        raise ValueError(f"The model has no output named {d.output!r}; its outputs are {output_names(net)} (name "
+                         "the layers, or return a dict of outputs).")
+    return net
 
 
-def _compile(net: Any, loss: Any, learning_rate: float) -> None:
+def output_names(net: Any) -> list[str]:
+    """The names of a model's outputs (a Sequential model's: its last layer's)."""
+    names = list(getattr(net, "output_names", None) or [])
+    return names or ([net.layers[-1].name] if getattr(net, "layers", None) else [])
+
+
+def _compile(net: Any, loss: Any, learning_rate: float, output: str | None = None) -> None:
     """Compile with the strategy's loss: a model the factory compiled keeps its optimizer, metrics and settings
-    (only the loss is the strategy's); an uncompiled one gets Adam(``learning_rate``)."""
+    (only the loss is the strategy's — of the ``output`` head, for a model with several; the other heads keep
+    the factory's losses); an uncompiled one gets Adam(``learning_rate``)."""
     import keras
 
-    if not getattr(net, "compiled", False) or getattr(net, "optimizer", None) is None:
-        net.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    compiled = getattr(net, "compiled", False) and getattr(net, "optimizer", None) is not None
+    if output is not None:
+        names = output_names(net)
+        if len(names) > 1 and not compiled:
+            raise ValueError(f"The model has {len(names)} outputs ({', '.join(names)}): return it compiled with a "
+                             f"loss for each head but {output!r} (the strategy sets that one), e.g. "
+                             "model.compile(optimizer='adam', loss={'amount': 'mse'}).")
+    if not compiled:
+        net.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    loss=loss if output is None or not isinstance(net.output, (list, tuple, dict)) else
+                    {output: loss})
         return
     settings = keras.saving.deserialize_keras_object(net.get_compile_config())
-    settings = {k: v for k, v in settings.items() if k not in ("optimizer", "loss", "loss_weights")}
-    net.compile(optimizer=net.optimizer, loss=loss, **settings)
+    if output is not None:
+        theirs = settings.get("loss")
+        losses = dict(theirs) if isinstance(theirs, dict) else {}
+        missing = [n for n in output_names(net) if n != output and n not in losses]
+        if missing:
+            raise ValueError(f"The compiled model has no loss for its head(s) {missing}; compile it with "
+                             "loss={name: loss} for every head but the compared one.")
+        losses[output] = loss
+        loss = {n: losses[n] for n in output_names(net)}
+        if isinstance(net.output, (list, tuple)):
+            loss = [loss[n] for n in output_names(net)]  # outputs given as a list: losses in the same order
+        kept = {k: v for k, v in settings.items() if k not in ("optimizer", "loss")}
+    else:
+        kept = {k: v for k, v in settings.items() if k not in ("optimizer", "loss", "loss_weights")}
+    net.compile(optimizer=net.optimizer, loss=loss, **kept)
 
 
 def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[str, Any], x: Any, budget: Budget,
-                     seed: int, validation: tuple[Any, np.ndarray] | None) -> dict[str, Any]:
+                     seed: int, validation: tuple[Any, np.ndarray] | None, net: Any = None) -> dict[str, Any]:
     """``model.fit`` arguments that read the source per batch: the strategy's sampler draws positions (or a plain
     shuffle), its sample weights follow the rows, augmentation runs on the chosen classes' rows."""
     from imbalance.experiment.feeding import augmentation, draws_of, eval_dataset, fit_dataset, shuffled
@@ -205,13 +254,26 @@ def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[st
             raise ValueError(f"Strategy {strategy.name!r} needs augmentations and classes: compare(augment="
                              "'flip,brightness', augment_classes=[0]) (--augment, --augment-classes).")
         augment = augmentation(budget.augment, seed)
-    ds, steps = fit_dataset(x, ctx.model_targets(), draw, budget.epochs, budget.batch_size,
-                            weights=inputs.get("sample_weight"), augment=augment,
+    targets: Any = ctx.model_targets()
+    weights = inputs.get("sample_weight")
+    if d.output is not None:
+        if augment is not None:
+            raise ValueError("Class-conditional augmentation applies to a model with one output.")
+        targets = {d.output: targets, **{k: v[x.indices] for k, v in (d.other_targets or {}).items()}}
+        if weights is not None:  # the strategy's weights on its head; the other heads weigh every row alike
+            weights = {k: (np.asarray(weights, np.float32) if k == d.output else np.ones(len(x), np.float32))
+                       for k in targets}
+        targets, weights = _as_outputs(net, targets), _as_outputs(net, weights)
+    ds, steps = fit_dataset(x, targets, draw, budget.epochs, budget.batch_size, weights=weights, augment=augment,
                             augment_classes=budget.augment_classes, num_classes=d.num_classes, seed=seed)
     out: dict[str, Any] = {"x": ds, "steps_per_epoch": steps, "shuffle": False}
     if validation is not None and budget.patience is not None:
         val_rows, val_y = validation
-        out["validation_data"] = eval_dataset(val_rows, ctx.model_targets(val_y), budget.batch_size)
+        val_targets: Any = ctx.model_targets(val_y)
+        if d.output is not None:
+            val_targets = _as_outputs(net, {d.output: val_targets,
+                                            **{k: v[val_rows.indices] for k, v in (d.other_targets or {}).items()}})
+        out["validation_data"] = eval_dataset(val_rows, val_targets, budget.batch_size)
     return out
 
 
@@ -226,7 +288,7 @@ def predict_scores(d: ComparisonData, net: Any, x: Any) -> np.ndarray:
     if isinstance(x, Rows):
         from imbalance.experiment.feeding import predict_rows
 
-        logits = predict_rows(net, x) if len(x) else np.zeros((0, d.outputs))
+        logits = predict_rows(net, x, output=d.output) if len(x) else np.zeros((0, d.outputs))
     else:
         logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + 4096], training=False)).astype(np.float64)
                                  for i in range(0, len(x), 4096)]) if len(x) else np.zeros((0, d.outputs))

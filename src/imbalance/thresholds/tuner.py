@@ -155,6 +155,24 @@ class ThresholdTuner:
                 args.append(f"{name}={value!r}")
         return f"ThresholdTuner({', '.join([repr(str(self.objective))] + args)})"
 
+    # -- scikit-learn parameters: sklearn.base.clone(tuner) is a new, unfitted tuner with the same arguments -------
+
+    _PARAMS = ("objective", "class_id", "confidence", "on_unreachable", "from_logits", "task")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments by name (scikit-learn's ``get_params``; ``deep`` has nothing to descend)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> "ThresholdTuner":
+        """Set constructor arguments by name (checked at :meth:`fit`, as the constructor's); returns ``self``."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise ValueError(f"Invalid parameter(s) {unknown} for ThresholdTuner; its parameters are "
+                             f"{list(self._PARAMS)}.")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
     # -- validation ------------------------------------------------------------------------------------------
 
     def _resolved_confidence(self, objective: Objective) -> float | None:
