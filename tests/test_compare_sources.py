@@ -44,6 +44,7 @@ def test_the_cli_compares_an_image_folder_and_serves_a_model_that_takes_images(t
         "--workers", "1", "--no-progress", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "report.html").exists() and (out / "best.keras").exists()
+    assert "Example images per class" in (out / "report.html").read_text()
     config = json.loads((out / "config.json").read_text())
     assert config["task"] == "binary" and "melanoma" in result.output
     served = keras.models.load_model(out / "best.keras")

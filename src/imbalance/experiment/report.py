@@ -247,6 +247,35 @@ def _failed_table(results: "Results") -> str:
             f"<th>fold</th><th>error</th></tr>{rows}</table>")
 
 
+def _examples_figure(results: "Results", per_class: int = 6, max_classes: int = 10) -> str | None:
+    """A few images of each class (the first of each, in file order) for an image source; None otherwise."""
+    d = results.data
+    source = d.x
+    if getattr(source, "kind", None) != "images" or d.task == "multilabel":
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = list(range(min(d.num_classes, max_classes)))
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.2 * per_class, 1.25 * len(classes)),
+                             squeeze=False)
+    for row, c in enumerate(classes):
+        rows = np.flatnonzero(d.y == c)[:per_class]
+        images = source.read(rows) if len(rows) else []
+        for k in range(per_class):
+            ax = axes[row][k]
+            ax.axis("off")
+            if k < len(images):
+                image = np.clip(images[k], 0, 255).astype(np.uint8)
+                ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray" if image.shape[-1] == 1
+                          else None)
+        axes[row][0].set_title(f"{d.class_names[c]} ({int(d.counts[c])})", fontsize=7, loc="left")
+    fig.suptitle("Examples per class (rows of the folder; count in brackets)", fontsize=9)
+    return _png(fig)
+
+
 def render_report(results: "Results") -> str:
     """The report as one HTML string (images embedded)."""
     d = results.data
@@ -284,6 +313,9 @@ def render_report(results: "Results") -> str:
         "<h2>Confusion matrices</h2>",
         f"<img alt='confusion matrices' src='{_confusion_figure(results, _confusion_runs(results, first))}'>",
     ]
+    examples = _examples_figure(results)
+    if examples:
+        parts += ["<h2>Example images per class</h2>", f"<img alt='example images per class' src='{examples}'>"]
     dist = _distribution_figure(results, first)
     if dist:
         parts += ["<h2>Class distribution seen in training</h2>", f"<img alt='class distribution' src='{dist}'>"]
