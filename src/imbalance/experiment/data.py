@@ -187,6 +187,8 @@ def from_source(source: Any) -> ComparisonData:
     info = inspect_labels(y, task=None, num_classes=len(names) if names is not None and y.ndim == 1 else None)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=info.num_classes)
     names = list(names) if names is not None else [str(k) for k in range(info.num_classes)]
+    if info.task != "multilabel":  # labels of many rows stay compact: 1-4 bytes a row, not 8
+        ids = ids.astype(np.int8 if info.num_classes < 128 else np.int32)
     return ComparisonData(name=source.name, x=source, y=ids, task=info.task, num_classes=info.num_classes,
                           class_names=names)
 

@@ -111,12 +111,21 @@ def draws_of(index_dataset: Any) -> Callable[[int], np.ndarray]:
     return draw
 
 
-def _positions(rows: Rows) -> tuple[Any, Any]:
-    """(sorted row indices, their positions in the view) as tensors: ``row -> position`` by ``searchsorted``."""
+def _positions(rows: Rows) -> Callable[[Any], Any]:
+    """``row -> position in the view`` as a tensor function (``searchsorted`` on the sorted row indices; no
+    permutation kept when the view is sorted already, as a split's rows are; int32 below 2**31 rows)."""
     import tensorflow as tf
 
-    order = np.argsort(rows.indices, kind="stable")
-    return tf.constant(rows.indices[order].astype(np.int64)), tf.constant(order.astype(np.int64))
+    indices = np.asarray(rows.indices)
+    small = len(rows.source) < 2**31
+    dtype, tf_dtype = (np.int32, tf.int32) if small else (np.int64, tf.int64)
+    if indices.size < 2 or bool(np.all(indices[1:] > indices[:-1])):
+        sorted_rows = tf.constant(indices.astype(dtype, copy=False))
+        return lambda row: tf.searchsorted(sorted_rows, tf.cast(row, tf_dtype))
+    order = np.argsort(indices, kind="stable")
+    sorted_rows = tf.constant(indices[order].astype(dtype, copy=False))
+    positions = tf.constant(order.astype(dtype, copy=False))
+    return lambda row: tf.gather(positions, tf.searchsorted(sorted_rows, tf.cast(row, tf_dtype)))
 
 
 def _sized(draw: Callable[[int], np.ndarray], size: int) -> Callable[[int], np.ndarray]:
@@ -147,13 +156,13 @@ def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarra
     batch = min(batch_size, size)
     steps = size // batch
     sized = _sized(draw, steps * batch)
-    sorted_rows, positions = _positions(rows)
+    position = _positions(rows)
     y_t = tf.nest.map_structure(tf.constant, targets)
     w_t = None if weights is None else tf.nest.map_structure(lambda w: tf.constant(np.asarray(w, np.float32)),
                                                              weights)
 
     def label(row: Any, x: Any) -> tuple[Any, ...]:
-        pos = tf.gather(positions, tf.searchsorted(sorted_rows, row))
+        pos = position(row)
         y = tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
         if w_t is None:
             return x, y
@@ -172,36 +181,41 @@ def eval_dataset(rows: Rows, targets: np.ndarray, batch_size: int) -> Any:
     """``(x, y)`` batches of every row once (for ``validation_data``)."""
     import tensorflow as tf
 
-    sorted_rows, positions = _positions(rows)
+    position = _positions(rows)
     y_t = tf.nest.map_structure(tf.constant, targets)
 
     def label(row: Any, x: Any) -> tuple[Any, Any]:
-        pos = tf.gather(positions, tf.searchsorted(sorted_rows, row))
+        pos = position(row)
         return x, tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
 
     return rows.dataset(1).batch(batch_size).map(label).prefetch(tf.data.AUTOTUNE)
 
 
-def predict_rows(net: Any, rows: Rows, batch_size: int = 256, output: str | None = None) -> np.ndarray:
+def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: str | None = None) -> np.ndarray:
     """The model's outputs for every row of the view, in the view's order, as float64 ``(len(rows), outputs)``
-    (of the head ``output`` for a model with several)."""
+    (of the head ``output`` for a model with several).
+
+    Each batch is written straight into one preallocated result (a list of per-batch arrays kept between the
+    forward passes' large temporaries makes memory grow with the rows); the batch holds at most about a million
+    input values (64 images of 64x64x3), so its activations stay small."""
     import keras
     import tensorflow as tf
 
-    found, outputs = [], []
+    if batch_size is None:
+        shape = rows.input_shape
+        values = sum(int(np.prod(s)) for s in shape.values()) if isinstance(shape, dict) else int(np.prod(shape))
+        batch_size = int(np.clip(1_000_000 // max(values, 1), 16, 4096))
+    order = np.argsort(rows.indices, kind="stable")
+    sorted_rows = np.asarray(rows.indices)[order]
+    result: np.ndarray | None = None
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
-        found.append(row.numpy())
         out = net(x, training=False)
         if output is not None and isinstance(out, dict):
             out = out[output]
         elif output is not None and isinstance(out, (list, tuple)):
             out = out[list(net.output_names).index(output)]
-        outputs.append(keras.ops.convert_to_numpy(out).astype(np.float64).reshape(len(row), -1))
-    if not outputs:
-        return np.zeros((0, 0))
-    found_rows, out = np.concatenate(found), np.concatenate(outputs)
-    order = np.argsort(rows.indices, kind="stable")
-    at = np.searchsorted(rows.indices[order], found_rows)
-    result = np.empty_like(out)
-    result[order[at]] = out
-    return result
+        values = keras.ops.convert_to_numpy(out).reshape(int(row.shape[0]), -1)
+        if result is None:
+            result = np.empty((len(rows), values.shape[1]), np.float64)
+        result[order[np.searchsorted(sorted_rows, row.numpy())]] = values
+    return result if result is not None else np.zeros((0, 0))

@@ -107,6 +107,8 @@ class Protocol:
                 kfold = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=seed)
                 for fold, (train, test) in enumerate(kfold.split(index, key)):
                     units.append(Unit(seed, fold, train, test, "cv"))
+        if d.streamed and len(d.y) < 2**31:  # features read per batch: keep the row indices compact (4 B a row)
+            units = [Unit(u.seed, u.fold, u.train.astype(np.int32), u.test.astype(np.int32), u.outer) for u in units]
         for unit in units:
             self._check_unit(d, class_id, unit)
         return units

@@ -285,7 +285,8 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
         from imbalance.data.sources import Rows
 
         # A source's rows are sampled by position: the dataset yields positions, the source reads their features.
-        x = np.arange(len(ctx.x), dtype=np.int64) if isinstance(ctx.x, Rows) else ctx.x
+        x = np.arange(len(ctx.x), dtype=np.int32 if len(ctx.x) < 2**31 else np.int64) \
+            if isinstance(ctx.x, Rows) else ctx.x
         dataset = balanced_dataset(x, ctx.model_targets(), ctx.batch_size, target="balanced", method=method,
                                    seed=ctx.seed,
                                    epoch_size=len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None)

@@ -115,6 +115,8 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     if inner == "validation":
         fit_idx, val_idx = train_test_split(np.arange(len(y_train)), test_size=proto.val_size, random_state=seed,
                                             stratify=key)
+        if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
+            fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
         m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks,
                               validation=(x_train[val_idx], y_train[val_idx]))
         fitted = [m]
