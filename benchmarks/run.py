@@ -55,7 +55,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
                       "Backend speed: our losses on JAX (jit) vs Keras cross-entropy, and JAX vs TensorFlow"),
     "parallel_speed": ("benchmarks.parallel_speed", "Parallel runs: the demo comparison on 1 and 2 workers and on Ray"),
     "image_source": ("benchmarks.image_source",
-                     "Image folders: memory flat in the number of images, throughput vs image_dataset_from_directory"),
+                     "Image folders streamed through tf.data: memory vs data size, epoch speed vs Keras' loader"),
     "table_memory": ("benchmarks.table_memory",
                      "Tables bigger than memory: peak RSS of a streamed comparison, 1 M vs 10 M rows"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
