@@ -153,7 +153,7 @@ def compare(
         strategies = [*strategies, "baseline" + AUGMENT_SUFFIX]
     names = resolve(strategies, d.task, streamed=d.streamed)
     if d.streamed:
-        import imbalance.data._tf  # noqa: F401 - features read per batch go through tf.data: fail here, in one line
+        _require_tf_data(d)
     _check_heads_model(d, model)
     if early_stopping is not None:
         early_stopping = check_integer("early_stopping", early_stopping, 1)
@@ -245,6 +245,18 @@ def _keep_served(outcome: RunOutcome, out: Path | None) -> Any:
         path = Path(tmp) / f"{strategy}.keras"
         path.write_bytes(outcome.model_bytes)
         return keras.models.load_model(path)
+
+
+def _require_tf_data(d: ComparisonData) -> None:
+    """Features read per batch (a source, several named inputs or heads) go through ``tf.data``: say so in one
+    line, before anything runs, when TensorFlow is missing."""
+    from imbalance.experiment.strategies import _has_tensorflow
+
+    if not _has_tensorflow():
+        raise ModuleNotFoundError(
+            f"compare reads the features of {d.name!r} ({getattr(d.x, 'kind', 'source')}) per batch through "
+            "tf.data, which needs TensorFlow: pip install 'imbalance[tensorflow]' (it works beside the JAX and "
+            "PyTorch backends).", name="tensorflow")
 
 
 def _check_heads_model(d: ComparisonData, model: Any) -> None:
