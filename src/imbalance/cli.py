@@ -258,7 +258,7 @@ def compare_command(
                                                               "every one that applies."),
     epochs: int = typer.Option(30, help=f"Epochs per run (1 to {MAX_EPOCHS:,})."),
     seeds: int = typer.Option(3, help=f"Seeds, each drawing its own split (1 to {MAX_SEEDS:,})."),
-    batch_size: Optional[int] = typer.Option(None, min=1, help="Batch size (default 64, or 256 above 5,000 rows)."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="Batch size (default 64, or 256 above 5,000 rows of at most 4,096 values)."),
     out: Path = typer.Option(Path("imbalance-out"), help="Output directory (re-running resumes from it)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     workers: str = typer.Option("auto", help="Runs at once, each in its own process (one CPU thread or one GPU "

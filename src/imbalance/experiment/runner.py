@@ -47,7 +47,7 @@ from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.results import Results
 from imbalance.experiment.serving import model_file_ok, save_model_atomically
 from imbalance.experiment.task import RunJob, RunOutcome, RunTask, run_unit
-from imbalance.experiment.training import build_mlp, default_batch_size, train_strategy
+from imbalance.experiment.training import build_mlp, default_batch_size, row_values, train_strategy
 from imbalance.thresholds import Objective, parse_objective
 
 __all__ = ["ComparisonData", "Protocol", "Results", "RUNS_FILE", "compare", "prepare_data", "build_mlp",
@@ -97,7 +97,7 @@ def compare(
             units, no activation). A model the factory **compiled** keeps its optimizer, metrics and settings; only
             the loss is set by the strategy. An uncompiled one is compiled with Adam(``learning_rate``).
         epochs, seeds, batch_size, learning_rate: training budget (``batch_size`` defaults to 64 below 5,000 rows
-            and 256 above).
+            and 256 above; 64 for rows of more than 4,096 values, such as images).
         protocol: a :class:`Protocol` (its defaults: ``Protocol()``); ``test_size``, ``val_size``, ``folds``,
             ``inner_folds`` and ``min_positives``, when given, replace its fields (see
             :mod:`imbalance.experiment.protocol`).
@@ -170,7 +170,7 @@ def compare(
     config = ComparisonConfig(
         data=d.name, fingerprint=d.fingerprint(), task=d.task, objective=objective, class_id=class_id,
         model=model if isinstance(model, str) else getattr(model, "__name__", "model_fn"), epochs=int(epochs),
-        seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y)), learning_rate=float(learning_rate),
+        seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y), row_values(d.x)), learning_rate=float(learning_rate),
         protocol=proto, confidence=confidence, strategies=tuple(names), early_stopping=early_stopping,
         augment=augment_names, augment_classes=chosen, output=d.output,
     )

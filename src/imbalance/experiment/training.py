@@ -39,15 +39,28 @@ class Budget:
     augment_classes: tuple[int, ...] = ()
 
 
-def default_batch_size(batch_size: int | None, rows: int) -> int:
-    """The batch: ``batch_size`` when given, else 64 below 5,000 rows and 256 above.
+def default_batch_size(batch_size: int | None, rows: int, row_values: int = 0) -> int:
+    """The batch: ``batch_size`` when given, else 64 below 5,000 rows and 256 above — but 64 for large rows
+    (images: more than 4,096 values a row), whose activations at 256 cost hundreds of MB whatever the data size.
 
     >>> default_batch_size(None, 100), default_batch_size(None, 10_000), default_batch_size(32, 10)
     (64, 256, 32)
+    >>> default_batch_size(None, 20_000, row_values=64 * 64 * 3)
+    64
     """
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}")
-    return int(batch_size or (64 if rows < 5000 else 256))
+    return int(batch_size or (64 if rows < 5000 or row_values > 4096 else 256))
+
+
+def row_values(x: Any) -> int:
+    """Values in one row of features (an array, a source, or a dict of named inputs); 0 when unknown."""
+    shape = getattr(x, "input_shape", None)
+    if shape is None and hasattr(x, "shape"):
+        shape = tuple(x.shape[1:])
+    if isinstance(shape, dict):
+        return int(sum(int(np.prod(s)) for s in shape.values()))
+    return int(np.prod(shape)) if shape else 0
 
 
 def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0, rescale: float | None = None) -> Any:
@@ -339,6 +352,6 @@ def train_strategy(
         raise ValueError(f"Strategy {strategy!r} does not apply to {d.task} labels; strategies for {d.task} "
                          f"data: {', '.join(available(d.task))}.")
     check_integer("epochs", epochs, 1)
-    budget = Budget(int(epochs), default_batch_size(batch_size, len(d.y)), float(learning_rate))
+    budget = Budget(int(epochs), default_batch_size(batch_size, len(d.y), row_values(d.x)), float(learning_rate))
     net, _ = train_model(d, strategy, d.x, d.y, budget, model, int(seed), callbacks)
     return net
