@@ -182,3 +182,6 @@ def test_the_cli_streams_a_table_it_does_not_load_and_refuses_smote_on_it(tmp_pa
     smote = runner.invoke(app, ["compare", str(tmp_path / "t.parquet"), "--target", "is_fraud", "--stream",
                                 "--strategies", "smote", "--out", str(tmp_path / "o2")])
     assert smote.exit_code == 2 and "features in memory" in smote.output
+    inspected = runner.invoke(app, ["inspect", str(tmp_path / "t.parquet"), "--target", "is_fraud", "--stream"])
+    assert inspected.exit_code == 0, inspected.output
+    assert f"{int(y.sum())}" in inspected.output and "kind: table" in inspected.output

@@ -348,6 +348,7 @@ def inspect(
     image_size: Optional[str] = typer.Option(None, help="Images: the size H,W they would be resized to."),
     color_mode: str = typer.Option("rgb", help="Images: rgb, grayscale or rgba."),
     path_column: Optional[str] = typer.Option(None, help="The table lists image files: the column of their paths."),
+    stream: bool = typer.Option(False, "--stream", help="A table bigger than memory: read only its label column."),
 ) -> None:
     """Class counts (from the labels only), imbalance ratio, image sizes, and which strategies apply."""
     import numpy as np
@@ -357,6 +358,12 @@ def inspect(
 
     names = _split_names(target, "--target")
     source = _source(data, names, image_size, color_mode, path_column)
+    if stream:
+        from imbalance.data.table_source import table_source
+
+        if source is not None or not names or len(names) != 1:
+            raise ValueError("--stream reads one table file with one --target column.")
+        source = table_source(data, names[0])
     d = prepare_data(source if source is not None else data, None if source is not None else
                      names[0] if names and len(names) == 1 else names)
     if d.streamed:
