@@ -97,7 +97,7 @@ class Protocol:
         self.check(d, class_id)
         key = strata(d)
         positives = target_count(d, d.y, class_id)
-        index = np.arange(len(d.y))
+        index = np.arange(len(d.y), dtype=np.int32 if d.streamed and len(d.y) < 2**31 else np.int64)
         units = []
         for seed in range(seeds):
             if positives * self.test_size >= self.min_positives:

@@ -113,8 +113,8 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     seed = unit.train_seed
     inner = proto.inner(target_count(d, y_train, config.class_id))
     if inner == "validation":
-        fit_idx, val_idx = train_test_split(np.arange(len(y_train)), test_size=proto.val_size, random_state=seed,
-                                            stratify=key)
+        positions = np.arange(len(y_train), dtype=np.int32 if d.streamed and len(y_train) < 2**31 else np.int64)
+        fit_idx, val_idx = train_test_split(positions, test_size=proto.val_size, random_state=seed, stratify=key)
         if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
             fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
         m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks,
