@@ -58,6 +58,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
                      "Image folders streamed through tf.data: memory vs data size, epoch speed vs Keras' loader"),
     "table_memory": ("benchmarks.table_memory",
                      "Tables bigger than memory: peak RSS of a streamed comparison, 1 M vs 10 M rows"),
+    "precision_recipe": ("benchmarks.precision_recipe",
+                         "One-class precision targets: recipes side by side, and the verdict before / after issue 18"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
     "examples": ("benchmarks.examples", "The three seed examples, as printed"),
     "speed": ("benchmarks.speed", "Speed and scale: the goals in one table, and MirroredStrategy on 2 logical CPUs vs 1"),

@@ -32,7 +32,7 @@ import numpy as np
 from imbalance._validation import check_fraction, check_integer
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.training import Budget, predict_scores, train_model
-from imbalance.splits import stratify_key
+from imbalance.splits import stratified_split, stratify_key
 
 __all__ = ["Protocol", "Unit", "check_confidence", "out_of_fold", "relevant_classes", "strata", "target_count",
            "unit_features"]
@@ -100,7 +100,10 @@ class Protocol:
         index = np.arange(len(d.y), dtype=np.int32 if d.streamed and len(d.y) < 2**31 else np.int64)
         units = []
         for seed in range(seeds):
-            if positives * self.test_size >= self.min_positives:
+            if positives * self.test_size >= self.min_positives and lean_split(d):
+                train, test = stratified_split(key, self.test_size, seed)
+                units.append(Unit(seed, 0, train, test, "holdout"))
+            elif positives * self.test_size >= self.min_positives:
                 train, test = train_test_split(index, test_size=self.test_size, random_state=seed, stratify=key)
                 units.append(Unit(seed, 0, np.sort(train), np.sort(test), "holdout"))
             else:
@@ -156,6 +159,16 @@ class Unit:
     def train_seed(self) -> int:
         """The seed of everything random inside the unit (inner split, model initialisation, sampling)."""
         return 1000 * self.seed + self.fold
+
+
+#: Above this many rows, a source's hold-out splits are drawn in flat memory (:func:`imbalance.splits.stratified_split`).
+LEAN_SPLIT_ROWS = 1_000_000
+
+
+def lean_split(d: ComparisonData) -> bool:
+    """Whether ``d``'s hold-out splits are drawn in flat memory: features read per batch and more than
+    :data:`LEAN_SPLIT_ROWS` rows (smaller data keeps scikit-learn's ``train_test_split``, and its results)."""
+    return d.streamed and len(d.y) > LEAN_SPLIT_ROWS
 
 
 def check_confidence(value: Any) -> Any:

@@ -28,11 +28,12 @@ import numpy as np
 
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData
-from imbalance.experiment.protocol import Unit, out_of_fold, strata, target_count, unit_features
+from imbalance.experiment.protocol import Unit, lean_split, out_of_fold, strata, target_count, unit_features
 from imbalance.experiment.records import RunRecord
 from imbalance.experiment.scoring import diagnosis, evaluate, tune
 from imbalance.experiment.serving import served_model
 from imbalance.experiment.training import predict_scores, train_model
+from imbalance.splits import stratified_split
 from imbalance.thresholds import Objective
 
 __all__ = ["RunJob", "RunOutcome", "RunTask", "execute", "failed_record", "run_unit"]
@@ -113,8 +114,12 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     seed = unit.train_seed
     inner = proto.inner(target_count(d, y_train, config.class_id))
     if inner == "validation":
-        positions = np.arange(len(y_train), dtype=np.int32 if d.streamed and len(y_train) < 2**31 else np.int64)
-        fit_idx, val_idx = train_test_split(positions, test_size=proto.val_size, random_state=seed, stratify=key)
+        if lean_split(d):  # millions of rows read per batch: a split in flat memory
+            fit_idx, val_idx = stratified_split(key, proto.val_size, seed)
+        else:
+            positions = np.arange(len(y_train), dtype=np.int32 if d.streamed else np.int64)
+            fit_idx, val_idx = train_test_split(positions, test_size=proto.val_size, random_state=seed,
+                                                stratify=key)
         if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
             fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
         m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks,
