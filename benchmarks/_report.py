@@ -123,6 +123,40 @@ def _json_default(value: Any) -> Any:
 # --- statistics ----------------------------------------------------------------------------------------------
 
 
+class WorkerFailed(RuntimeError):
+    """A benchmark configuration run in its own interpreter that failed: ``error`` is the last line it wrote on
+    stderr (or its exit status, or the timeout), ``stderr`` the tail of what it wrote there."""
+
+    def __init__(self, message: str, error: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+        self.stderr = stderr
+
+
+def run_worker(module: str, settings: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Run one configuration in a fresh interpreter (``python -m <module> --worker '<json>'``, TensorFlow quiet,
+    no ``IMBALANCE_WORKERS`` inherited) and return the last JSON line it printed; :class:`WorkerFailed` when it
+    fails, prints none or runs past ``timeout`` seconds."""
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("IMBALANCE_WORKERS", None)
+    payload = json.dumps(settings)
+    name = module.rpartition(".")[2]
+    try:
+        done = subprocess.run([sys.executable, "-m", module, "--worker", payload], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise WorkerFailed(f"{name} worker {payload} timed out after {timeout} s",
+                           f"timed out after {timeout} s") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise WorkerFailed(f"{name} worker {payload} failed:\n{done.stderr[-3000:]}",
+                           (tail[-1] if tail else f"exit status {done.returncode}")[:400], done.stderr[-3000:])
+    return json.loads(lines[-1])
+
+
 def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
     """(first quartile, median, third quartile)."""
     arr = np.asarray(values, dtype=np.float64)

@@ -46,14 +46,13 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks._report import ROOT, Section, environment, load_average, log, md_table, now_iso, store_section
+from benchmarks._report import Section, run_worker, environment, load_average, log, md_table, now_iso, store_section
 
 NAME = "image_source"
 TITLE = "Image folders streamed through tf.data: memory vs data size, epoch speed vs Keras' loader"
@@ -262,15 +261,7 @@ WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def _run_worker(settings: dict[str, Any]) -> dict[str, Any]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("IMBALANCE_WORKERS", None)
-    payload = json.dumps(settings)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.image_source", "--worker", payload], cwd=ROOT,
-                          env=env, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"image_source worker {payload} failed:\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return run_worker("benchmarks.image_source", settings)
 
 
 # --- the section ---------------------------------------------------------------------------------------------

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any, Callable
 
-from benchmarks._report import ROOT, Section, environment, load_average, log, md_table, now_iso, store_section
+from benchmarks._report import Section, run_worker, environment, load_average, log, md_table, now_iso, store_section
 
 NAME = "parallel_speed"
 TITLE = "Parallel runs: the demo comparison on 1 and 2 workers and on Ray"
@@ -83,15 +82,7 @@ def _worker(settings: dict[str, Any]) -> None:
 
 
 def _run_config(dataset: str, settings: dict[str, Any]) -> dict[str, Any]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("IMBALANCE_WORKERS", None)
-    payload = json.dumps({"dataset": dataset, **settings})
-    done = subprocess.run([sys.executable, "-m", "benchmarks.parallel_speed", "--worker", payload], cwd=ROOT,
-                          env=env, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"parallel_speed worker {payload} failed:\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    return run_worker("benchmarks.parallel_speed", {"dataset": dataset, **settings})
 
 
 def measure(dataset: str, log: Callable[[str], None] = log) -> dict[str, Any]:

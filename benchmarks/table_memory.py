@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Callable
 
-from benchmarks._report import ROOT, Section, environment, log, md_table, now_iso, store_section
+from benchmarks._report import Section, WorkerFailed, run_worker, environment, log, md_table, now_iso, store_section
 
 NAME = "table_memory"
 TITLE = "Tables bigger than memory: peak RSS of a streamed comparison, 1 M vs 10 M rows"
@@ -121,21 +120,11 @@ def _worker(settings: dict[str, Any]) -> None:
 
 
 def _run_worker(settings: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("IMBALANCE_WORKERS", None)
-    payload = json.dumps(settings)
     try:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.table_memory", "--worker", payload], cwd=ROOT,
-                              env=env, capture_output=True, text=True, check=False, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"mode": settings["mode"], "rows": settings["rows"], "error": f"timed out after {timeout} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        return {"mode": settings["mode"], "rows": settings["rows"],
-                "error": (tail[-1] if tail else f"exit status {done.returncode}")[:400],
-                "stderr": done.stderr[-3000:]}
-    return json.loads(lines[-1])
+        return run_worker("benchmarks.table_memory", settings, timeout)
+    except WorkerFailed as failed:  # a failed size is a row of the table, not a crash of the section
+        out = {"mode": settings["mode"], "rows": settings["rows"], "error": failed.error}
+        return {**out, "stderr": failed.stderr} if failed.stderr else out
 
 
 def measure(sizes: tuple[int, ...], modes: tuple[str, ...] = MODES, log: Callable[[str], None] = log,
