@@ -25,7 +25,7 @@ import numpy as np
 from imbalance._validation import as_numpy, quote
 from imbalance.dense import pixel_grid
 
-__all__ = ["check_heads", "per_head"]
+__all__ = ["check_heads", "head_output", "output_names", "per_head"]
 
 
 def _rows(head: str, y: Any) -> int:
@@ -100,3 +100,17 @@ def per_head(y: Mapping[str, Any], settings: Any, weigh: Callable[[Any, Any], np
         except ValueError as error:
             raise ValueError(f"Head {head!r}: {error}") from None
     return out
+
+
+def output_names(model: Any) -> list[str]:
+    """The names of a Keras model's outputs (a Sequential model's: its last layer's)."""
+    names = list(getattr(model, "output_names", None) or [])
+    return names or ([model.layers[-1].name] if getattr(model, "layers", None) else [])
+
+
+def head_output(model: Any, outputs: Any, name: str | None) -> Any:
+    """The output ``name`` of what ``model`` returned: from a dict, from a list in :func:`output_names` order, or
+    the one output itself (also when ``name`` is None)."""
+    if name is None or not isinstance(outputs, (dict, list, tuple)):
+        return outputs
+    return outputs[name] if isinstance(outputs, dict) else outputs[output_names(model).index(name)]

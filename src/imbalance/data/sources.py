@@ -47,7 +47,7 @@ import numpy as np
 from imbalance.data.io import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "ArraySource", "ImageFiles", "PipelineSource", "Rows", "Source", "image_folder",
-           "image_table", "is_source"]
+           "image_table", "is_source", "row_values"]
 
 #: The image files an image source reads (those of :func:`keras.utils.image_dataset_from_directory`).
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -553,3 +553,18 @@ class Rows:
     @property
     def labels(self) -> np.ndarray:
         return self.source.labels[self.indices]
+
+
+def row_values(x: Any) -> int:
+    """Values in one row of features — of an array, a source, a :class:`Rows` view, a dict of named inputs;
+    0 when unknown (a table before its transform is fitted).
+
+    >>> row_values(np.zeros((5, 8, 8, 3))), row_values(ArraySource({"a": np.zeros((2, 3)), "b": np.zeros((2, 4, 2))}, [0, 1]))
+    (192, 11)
+    """
+    shape = getattr(x, "input_shape", None)
+    if shape is None and hasattr(x, "shape"):
+        shape = tuple(x.shape[1:])
+    if isinstance(shape, dict):
+        return int(sum(int(np.prod(s)) for s in shape.values()))
+    return int(np.prod(shape)) if shape else 0

@@ -24,7 +24,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from imbalance.data.sources import Rows
+from imbalance.data.sources import Rows, row_values
+from imbalance.heads import head_output
 
 __all__ = ["AUGMENTATIONS", "augmentation", "draws_of", "fit_dataset", "predict_rows", "shuffled"]
 
@@ -202,18 +203,12 @@ def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: st
     import tensorflow as tf
 
     if batch_size is None:
-        shape = rows.input_shape
-        values = sum(int(np.prod(s)) for s in shape.values()) if isinstance(shape, dict) else int(np.prod(shape))
-        batch_size = int(np.clip(1_000_000 // max(values, 1), 16, 4096))
+        batch_size = int(np.clip(1_000_000 // max(row_values(rows), 1), 16, 4096))
     order = np.argsort(rows.indices, kind="stable")
     sorted_rows = np.asarray(rows.indices)[order]
     result: np.ndarray | None = None
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
-        out = net(x, training=False)
-        if output is not None and isinstance(out, dict):
-            out = out[output]
-        elif output is not None and isinstance(out, (list, tuple)):
-            out = out[list(net.output_names).index(output)]
+        out = head_output(net, net(x, training=False), output)
         values = keras.ops.convert_to_numpy(out).reshape(int(row.shape[0]), -1)
         if result is None:
             result = np.empty((len(rows), values.shape[1]), np.float64)

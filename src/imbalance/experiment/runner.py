@@ -47,7 +47,8 @@ from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.results import Results
 from imbalance.experiment.serving import model_file_ok, save_model_atomically
 from imbalance.experiment.task import RunJob, RunOutcome, RunTask, run_unit
-from imbalance.experiment.training import build_mlp, default_batch_size, row_values, train_strategy
+from imbalance.data.sources import row_values
+from imbalance.experiment.training import build_mlp, default_batch_size, train_strategy
 from imbalance.thresholds import Objective, parse_objective
 
 __all__ = ["ComparisonData", "Protocol", "Results", "RUNS_FILE", "compare", "prepare_data", "build_mlp",
@@ -170,7 +171,8 @@ def compare(
     config = ComparisonConfig(
         data=d.name, fingerprint=d.fingerprint(), task=d.task, objective=objective, class_id=class_id,
         model=model if isinstance(model, str) else getattr(model, "__name__", "model_fn"), epochs=int(epochs),
-        seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y), row_values(d.x)), learning_rate=float(learning_rate),
+        seeds=int(seeds), batch_size=default_batch_size(batch_size, len(d.y), row_values(d.x)),
+        learning_rate=float(learning_rate),
         protocol=proto, confidence=confidence, strategies=tuple(names), early_stopping=early_stopping,
         augment=augment_names, augment_classes=chosen, output=d.output,
     )

@@ -22,6 +22,7 @@ from typing import Any
 from imbalance._files import (fsync_dir, fsync_file, fsync_tree, remove_stale_temporaries, replace_tree,
                               temporary_sibling)
 from imbalance.experiment.data import ComparisonData
+from imbalance.heads import head_output
 
 __all__ = ["EXPORT_DIR", "INPUT_NAME", "SIGNATURE", "ExportSkippedWarning", "ModelFileError", "export_saved_model",
            "export_unavailable", "load_model_file", "model_file_ok", "save_model_atomically", "served_model",
@@ -56,7 +57,7 @@ def served_model(d: ComparisonData, fitted: list[Any], rule: Any) -> Any:
     if len(fitted) > 1:
         for k, m in enumerate(fitted):
             m.name = f"fold_model_{k}"  # unique names: the ensemble is one saved model
-    logits = [_head(m, m(inputs), d.output) for m in fitted]
+    logits = [head_output(m, m(inputs), d.output) for m in fitted]
     activation = "softmax" if d.task == "multiclass" else "sigmoid"
     probs = [keras.layers.Activation(activation)(z) for z in logits]
     scores = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
@@ -74,13 +75,6 @@ def _inputs_like(model: Any) -> Any:
     structure = model.input if len(model.inputs) > 1 else model.inputs[0]
     return keras.tree.map_structure(lambda t: keras.Input(t.shape[1:], dtype=t.dtype, name=t.name.split(":")[0]),
                                     structure)
-
-
-def _head(model: Any, out: Any, output: str | None) -> Any:
-    """The compared head's logits of a model with several outputs (a dict, or a list in ``output_names`` order)."""
-    if output is None or not isinstance(out, (dict, list, tuple)):
-        return out
-    return out[output] if isinstance(out, dict) else out[list(model.output_names).index(output)]
 
 
 def with_decision(served: Any, rule: Any) -> Any:

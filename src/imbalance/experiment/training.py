@@ -13,6 +13,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from imbalance._numeric import sigmoid, softmax
+from imbalance.data.sources import row_values
+from imbalance.heads import output_names
 from imbalance._validation import check_integer
 from imbalance.experiment.candidates import split_candidate
 from imbalance.experiment.data import ComparisonData, from_arrays
@@ -51,16 +53,6 @@ def default_batch_size(batch_size: int | None, rows: int, row_values: int = 0) -
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}")
     return int(batch_size or (64 if rows < 5000 or row_values > 4096 else 256))
-
-
-def row_values(x: Any) -> int:
-    """Values in one row of features (an array, a source, or a dict of named inputs); 0 when unknown."""
-    shape = getattr(x, "input_shape", None)
-    if shape is None and hasattr(x, "shape"):
-        shape = tuple(x.shape[1:])
-    if isinstance(shape, dict):
-        return int(sum(int(np.prod(s)) for s in shape.values()))
-    return int(np.prod(shape)) if shape else 0
 
 
 def build_mlp(input_shape: Sequence[int], outputs: int, seed: int = 0, rescale: float | None = None) -> Any:
@@ -165,6 +157,14 @@ def train_model(d: ComparisonData, strategy: str, x: Any, y: np.ndarray, budget:
     return net, plan.seen_counts
 
 
+def _head_targets(d: ComparisonData, net: Any, rows: Any, targets: np.ndarray) -> Any:
+    """The model's targets for ``rows``: the compared head's ``targets`` alone, or, for a model with several
+    heads, every head's labels of those rows in the structure of its outputs."""
+    if d.output is None:
+        return targets
+    return _as_outputs(net, {d.output: targets, **{k: v[rows.indices] for k, v in (d.other_targets or {}).items()}})
+
+
 def _as_outputs(net: Any, per_head: dict[str, Any] | None) -> Any:
     """Per-head values in the structure of the model's outputs: the dict itself, or a tuple in ``output_names``
     order for a model whose outputs are a list."""
@@ -206,12 +206,6 @@ def _built(d: ComparisonData, model: str | Callable[..., Any], input_shape: Any,
         raise ValueError(f"The model has no output named {d.output!r}; its outputs are {output_names(net)} (name "
                          "the layers, or return a dict of outputs).")
     return net
-
-
-def output_names(net: Any) -> list[str]:
-    """The names of a model's outputs (a Sequential model's: its last layer's)."""
-    names = list(getattr(net, "output_names", None) or [])
-    return names or ([net.layers[-1].name] if getattr(net, "layers", None) else [])
 
 
 def _compile(net: Any, loss: Any, learning_rate: float, output: str | None = None) -> None:
@@ -267,26 +261,22 @@ def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[st
             raise ValueError(f"Strategy {strategy.name!r} needs augmentations and classes: compare(augment="
                              "'flip,brightness', augment_classes=[0]) (--augment, --augment-classes).")
         augment = augmentation(budget.augment, seed)
-    targets: Any = ctx.model_targets()
+    targets = _head_targets(d, net, x, ctx.model_targets())
     weights = inputs.get("sample_weight")
     if d.output is not None:
         if augment is not None:
             raise ValueError("Class-conditional augmentation applies to a model with one output.")
-        targets = {d.output: targets, **{k: v[x.indices] for k, v in (d.other_targets or {}).items()}}
         if weights is not None:  # the strategy's weights on its head; the other heads weigh every row alike
-            weights = {k: (np.asarray(weights, np.float32) if k == d.output else np.ones(len(x), np.float32))
-                       for k in targets}
-        targets, weights = _as_outputs(net, targets), _as_outputs(net, weights)
+            heads = [d.output, *(d.other_targets or {})]
+            weights = _as_outputs(net, {k: np.asarray(weights, np.float32) if k == d.output else
+                                        np.ones(len(x), np.float32) for k in heads})
     ds, steps = fit_dataset(x, targets, draw, budget.epochs, budget.batch_size, weights=weights, augment=augment,
                             augment_classes=budget.augment_classes, num_classes=d.num_classes, seed=seed)
     out: dict[str, Any] = {"x": ds, "steps_per_epoch": steps, "shuffle": False}
     if validation is not None and budget.patience is not None:
         val_rows, val_y = validation
-        val_targets: Any = ctx.model_targets(val_y)
-        if d.output is not None:
-            val_targets = _as_outputs(net, {d.output: val_targets,
-                                            **{k: v[val_rows.indices] for k, v in (d.other_targets or {}).items()}})
-        out["validation_data"] = eval_dataset(val_rows, val_targets, budget.batch_size)
+        out["validation_data"] = eval_dataset(val_rows, _head_targets(d, net, val_rows, ctx.model_targets(val_y)),
+                                              budget.batch_size)
     return out
 
 
