@@ -435,8 +435,7 @@ def image_table(table: str | os.PathLike[str] | Any, path_column: str, label_col
                         f"(under {folder}): {shown}{', …' if len(missing) > 3 else ''}.")
     values = labels.to_numpy()
     names = sorted({str(v) for v in values}, key=lambda s: (len(s), s) if s.lstrip("-").isdigit() else (1 << 30, s))
-    ids = np.asarray([names.index(str(v)) for v in values], np.int64) if len(names) < 1000 else \
-        pd.Categorical([str(v) for v in values], categories=names).codes.astype(np.int64)
+    ids = pd.Categorical([str(v) for v in values], categories=names).codes.astype(np.int64)
     name = Path(origin).stem if origin != "the table" else "images"
     return ImageFiles(paths, ids, names, image_size=image_size, color_mode=color_mode, name=name, origin=origin)
 

@@ -161,10 +161,7 @@ def from_arrays(name: str, x: Any, y: Any, task: str | None = None,
     y = np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same number of rows. Received: {len(x)} and {len(y)}")
-    if not np.all(np.isfinite(x)):
-        row, column = (int(i) for i in np.argwhere(~np.isfinite(x.reshape(len(x), -1)))[0])
-        raise ValueError(f"`x` holds NaN or infinite values (first at row {row}, column {column}: "
-                         f"{float(x.reshape(len(x), -1)[row, column])}); impute or drop them first.")
+    _check_finite("`x`", x)
     info = inspect_labels(y, task=task)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y)
     names = list(class_names) if class_names is not None else [str(k) for k in range(info.num_classes)]
@@ -182,8 +179,8 @@ def from_source(source: Any) -> ComparisonData:
     y = np.asarray(source.labels)
     names = source.class_names
     if names is None and y.ndim == 1 and y.dtype.kind in "OUS":
-        names = sorted({str(v) for v in y})
-        y = np.asarray([names.index(str(v)) for v in y], np.int64)
+        distinct, y = np.unique(y.astype(str), return_inverse=True)  # sorted names, each row's index among them
+        names = [str(v) for v in distinct]
     info = inspect_labels(y, task=None, num_classes=len(names) if names is not None and y.ndim == 1 else None)
     ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=info.num_classes)
     names = list(names) if names is not None else [str(k) for k in range(info.num_classes)]
@@ -233,10 +230,8 @@ def _from_heads(x: Any, y: Any, output: str | None) -> ComparisonData:
     features = x if isinstance(x, dict) else np.asarray(x, np.float32)
     for key, value in (features.items() if isinstance(features, dict) else [("x", features)]):
         array = np.asarray(value)
-        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-            row = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0][0])
-            raise ValueError(f"Input {key!r} holds NaN or infinite values (first at row {row}); impute or drop them "
-                             "first.")
+        if array.dtype.kind == "f":
+            _check_finite(f"Input {key!r}", array)
         if array.dtype.kind not in "fiub":
             raise TypeError(f"Input {key!r} must hold numbers. Received an array of dtype {array.dtype}.")
     info = inspect_labels(labels)
@@ -253,6 +248,15 @@ def _hint(data: Any) -> str:
                 "imbalance.data.PipelineSource(labels, features=lambda rows: ...), which reads the rows each run "
                 "needs.")
     return ""
+
+
+def _check_finite(what: str, x: np.ndarray) -> None:
+    """Refuse NaN or infinite features, naming the first one's row, column and value."""
+    if not np.all(np.isfinite(x)):
+        flat = x.reshape(len(x), -1)
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(flat))[0])
+        raise ValueError(f"{what} holds NaN or infinite values (first at row {row}, column {column}: "
+                         f"{float(flat[row, column])}); impute or drop them first.")
 
 
 def _checked(d: ComparisonData) -> ComparisonData:
