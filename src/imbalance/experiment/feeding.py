@@ -151,12 +151,17 @@ def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarra
     """
     import tensorflow as tf
 
-    size = len(draw(0)) if epochs else 0
+    pending = [draw(0)] if epochs else []  # the first epoch's draw sizes the epochs, then is trained on (once)
+
+    def first_then(epoch: int) -> np.ndarray:
+        return pending.pop() if epoch == 0 and pending else draw(epoch)
+
+    size = len(pending[0]) if pending else 0
     if size == 0:
         raise ValueError("The sampler drew no rows for an epoch; check the labels of the training rows.")
     batch = min(batch_size, size)
     steps = size // batch
-    sized = _sized(draw, steps * batch)
+    sized = _sized(first_then, steps * batch)
     position = _positions(rows)
     y_t = tf.nest.map_structure(tf.constant, targets)
     w_t = None if weights is None else tf.nest.map_structure(lambda w: tf.constant(np.asarray(w, np.float32)),
