@@ -288,13 +288,7 @@ def compare_command(
     from imbalance.experiment import compare
 
     names = _split_names(target, "--target")
-    source = _source(data, names, image_size, color_mode, path_column)
-    if stream:
-        from imbalance.data.table_source import table_source
-
-        if source is not None or not names or len(names) != 1:
-            raise ValueError("--stream reads one table file with one --target column.")
-        source = table_source(data, names[0])
+    source = _source(data, names, image_size, color_mode, path_column, stream)
     path = Path(data)
     if source is None and names is None and path.suffix.lower() not in (".dat", ".npz") and data not in DEMOS:
         raise ValueError(f"--target is required for {data}: name the label column (several for multi-label).")
@@ -323,9 +317,20 @@ def compare_command(
 
 
 def _source(data: str, target: Optional[List[str]], image_size: Optional[str], color_mode: str,
-            path_column: Optional[str]) -> Any:
-    """The feature source the arguments name (an image folder, a table of image paths), or None for the rest."""
+            path_column: Optional[str], stream: bool = False) -> Any:
+    """The feature source the arguments name (an image folder, a table of image paths, a table streamed from
+    disk), or None for the rest."""
     from imbalance.data.sources import image_folder, image_table
+
+    if stream:
+        from imbalance.data.table_source import table_source
+
+        if path_column is not None or Path(data).is_dir() or not target or len(target) != 1:
+            raise ValueError("--stream reads one table file with one --target column.")
+        if image_size is not None or color_mode != "rgb":
+            raise ValueError("--image-size and --color-mode apply to an image folder or a table of image paths "
+                             f"(--path-column); {data} is neither.")
+        return table_source(data, target[0])
 
     if path_column is not None:
         if not target or len(target) != 1:
@@ -357,13 +362,7 @@ def inspect(
     from imbalance.weighting import pos_weights
 
     names = _split_names(target, "--target")
-    source = _source(data, names, image_size, color_mode, path_column)
-    if stream:
-        from imbalance.data.table_source import table_source
-
-        if source is not None or not names or len(names) != 1:
-            raise ValueError("--stream reads one table file with one --target column.")
-        source = table_source(data, names[0])
+    source = _source(data, names, image_size, color_mode, path_column, stream)
     d = prepare_data(source if source is not None else data, None if source is not None else
                      names[0] if names and len(names) == 1 else names)
     if d.streamed:
