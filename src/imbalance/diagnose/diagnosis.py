@@ -219,7 +219,7 @@ def chance_pr_auc(num_samples: int, num_positives: int, level: float = _CHANCE_L
 
     Monte Carlo with a fixed seed, exact in distribution: the positives take sorted uniform positions, the negatives
     fall into the gaps between them as a multinomial draw, and ``AP = mean_i(i / rank_i)``. 400 to 2000 draws
-    (at most about 400 000 positions in all), cached.
+    (about 400 000 positions in memory at a time), cached.
 
     >>> round(chance_pr_auc(2000, 67), 2)  # base rate 0.034; random rankings rarely exceed 0.06
     0.06
@@ -229,12 +229,16 @@ def chance_pr_auc(num_samples: int, num_positives: int, level: float = _CHANCE_L
         raise ValueError(f"`num_positives` must be in (0, num_samples). Received: num_positives={n1}, num_samples={n}")
     rng = np.random.default_rng([n, n1])
     draws = int(np.clip(_CHANCE_WORK // n1, _CHANCE_DRAWS[0], _CHANCE_DRAWS[1]))
-    u = np.sort(rng.random((draws, n1)), axis=1)
-    gaps = np.diff(u, axis=1, prepend=0.0, append=1.0)
-    negatives_before = np.cumsum(rng.multinomial(n - n1, gaps)[:, :n1], axis=1)
+    block = max(1, _CHANCE_WORK // n1)  # draws per block: about _CHANCE_WORK positions in memory at a time
     hits = np.arange(1, n1 + 1, dtype=np.float64)
-    ap = np.mean(hits / (hits + negatives_before), axis=1)
-    return float(np.quantile(ap, level))
+    ap = []
+    for start in range(0, draws, block):
+        u = np.sort(rng.random((min(block, draws - start), n1)), axis=1)
+        gaps = np.diff(u, axis=1, prepend=0.0, append=1.0)
+        del u
+        negatives_before = np.cumsum(rng.multinomial(n - n1, gaps)[:, :n1], axis=1)
+        ap.append(np.mean(hits / (hits + negatives_before), axis=1))
+    return float(np.quantile(np.concatenate(ap), level))
 
 
 # --- input handling ------------------------------------------------------------------------------------------
@@ -387,30 +391,35 @@ def _history_values(history: Any) -> list[float]:
 
 def _ranking(truth: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column: PR-AUC (scikit-learn's ``average_precision_score``), best F1 over every distinct threshold and that
-    threshold (``score >= threshold`` is positive). One sort of all columns at once; tied scores are one threshold.
-    Columns without positives give NaN."""
-    n = truth.shape[0]
-    scores, labels = np.ascontiguousarray(probs.T), np.ascontiguousarray(truth.T)  # (C, n): rows sort fastest
-    order = np.argsort(-scores, axis=1)  # order within a run of ties does not matter: all read at its end
-    ranked = np.take_along_axis(scores, order, axis=1)
-    hits = np.take_along_axis(labels, order, axis=1)
-    tp = np.cumsum(hits, axis=1, dtype=np.float64)
-    positives = tp[:, -1:]
-    rank = np.arange(1, n + 1, dtype=np.float64)
-    last_of_run = np.ones_like(ranked, dtype=bool)  # where a run of tied scores ends: one threshold per run
-    last_of_run[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
-    # the end of each row's run (the next run end at or after it), to read the precision of its threshold
-    run_end = np.where(last_of_run, np.arange(n), n - 1)
-    run_end = np.minimum.accumulate(run_end[:, ::-1], axis=1)[:, ::-1]
-    precision_at_end = np.take_along_axis(tp, run_end, axis=1) / (run_end + 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pr_auc = np.sum(hits * precision_at_end, axis=1) / positives[:, 0]  # mean precision over the positives
-        f1 = np.where(last_of_run, 2.0 * tp / (rank + positives), -1.0)
-    best = np.argmax(f1, axis=1)
-    columns = np.arange(scores.shape[0])
-    empty = positives[:, 0] == 0
-    return (np.where(empty, np.nan, pr_auc), np.where(empty, np.nan, f1[columns, best]),
-            np.where(empty, np.nan, ranked[columns, best]))
+    threshold (``score >= threshold`` is positive). One sort per column; tied scores are one threshold, read at the
+    end of their run. Columns without positives give NaN.
+
+    Memory: one column at a time, and after the sort only the ends of the runs of tied scores (about 30 bytes a
+    row at the peak: a diagnosis of millions of test rows stays small).
+    """
+    columns = probs.shape[1]
+    pr_auc, best_f1, best_threshold = (np.full(columns, np.nan) for _ in range(3))
+    for j in range(columns):
+        order = np.argsort(-probs[:, j])  # order within a run of ties does not matter: all read at its end
+        ranked = probs[order, j]
+        tp = np.cumsum(truth[order, j], dtype=np.float64)
+        del order
+        last_of_run = np.empty(len(ranked), bool)  # where a run of tied scores ends: one threshold per run
+        np.not_equal(ranked[:-1], ranked[1:], out=last_of_run[:-1])
+        last_of_run[-1:] = True
+        ends = np.flatnonzero(last_of_run)
+        del last_of_run
+        tp_end = tp[ends]
+        del tp
+        positives = tp_end[-1] if len(tp_end) else 0.0
+        if positives == 0:
+            continue
+        gained = np.diff(tp_end, prepend=0.0)  # positives in each run: recall gained at its threshold
+        pr_auc[j] = float(np.sum(gained * (tp_end / (ends + 1.0))) / positives)  # mean precision over positives
+        f1 = 2.0 * tp_end / (ends + 1.0 + positives)
+        best = int(np.argmax(f1))
+        best_f1[j], best_threshold[j] = float(f1[best]), float(ranked[ends[best]])
+    return pr_auc, best_f1, best_threshold
 
 
 def diagnose(
