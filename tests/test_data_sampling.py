@@ -420,3 +420,23 @@ def test_rebalance_bad_inputs():
         list(rebalance(multi_hot, counts=[2, 2]))
     with pytest.raises(ValueError, match=r"oversample.*undersample"):
         rebalance_plan([3, 1], method="both")
+
+
+@pytest.mark.parametrize("method, epoch_size", [("oversample", None), ("undersample", None), ("oversample", 50)])
+def test_index_draws_follow_the_plan_row_for_row(method, epoch_size):
+    """The numpy draws a streamed source trains on: exactly the plan's rows per class, each row of a class
+    ``m_c // n_c`` or one more times (distinct extras), seeded by (seed, epoch), a new draw each epoch."""
+    from imbalance.data.sampling import index_draws, sampling_plan
+
+    y = np.array([0] * 23 + [1] * 5 + [2] * 2, dtype=np.int8)
+    plan = sampling_plan(y, method=method, epoch_size=epoch_size)
+    draw = index_draws(plan, y, seed=3)
+    first = draw(0)
+    assert first.dtype == np.int32 and len(first) == plan.epoch_size
+    assert np.bincount(y[first], minlength=3).tolist() == plan.epoch_class_counts.tolist()
+    for c in range(3):
+        copies = np.bincount(first[y[first] == c], minlength=len(y))[y == c]
+        low = plan.epoch_class_counts[c] // (y == c).sum()
+        assert set(copies.tolist()) <= {int(low), int(low) + 1}
+    np.testing.assert_array_equal(first, index_draws(plan, y, seed=3)(0))
+    assert first.tolist() != draw(1).tolist()

@@ -103,6 +103,7 @@ __all__ = [
     "RebalancePlan",
     "SamplingPlan",
     "balanced_dataset",
+    "index_draws",
     "rebalance",
     "rebalance_plan",
     "sampling_plan",
@@ -551,6 +552,48 @@ def _single_label_indices(plan: SamplingPlan, ids: np.ndarray) -> Any:
         return tf.random.experimental.stateless_shuffle(indices, seed=_seed_pair(epoch_seed, 0))
 
     return make_indices
+
+
+def index_draws(plan: SamplingPlan, ids: Any, seed: int = 0) -> Any:
+    """The epochs of a single-label ``plan`` as numpy positions, for data whose features a source reads per row:
+    ``draw(epoch)`` gives ``plan.epoch_class_counts[c]`` positions of class ``c`` (every row of the class
+    ``m_c // n_c`` times, plus ``m_c % n_c`` distinct rows chosen at random), shuffled; the same rule as
+    :func:`balanced_dataset`, seeded by ``(seed, epoch)``. Positions are int32 below 2**31 rows (4 bytes a row for
+    the class segments and 4 for one epoch: a sampler over millions of streamed rows stays small).
+
+    >>> plan = sampling_plan([0, 0, 0, 0, 1])
+    >>> draw = index_draws(plan, [0, 0, 0, 0, 1], seed=0)
+    >>> sorted(draw(0).tolist()), draw(0).dtype.name
+    ([0, 1, 2, 3, 4, 4, 4, 4], 'int32')
+    """
+    if plan.task == "multilabel":
+        raise ValueError("index_draws takes a single-label plan; multi-label data uses balanced_dataset's "
+                         "repeat-factor sampling.")
+    ids = np.asarray(ids).reshape(-1)
+    dtype = _index_dtype(ids.size)
+    segments = [np.flatnonzero(ids == c).astype(dtype) if m else np.zeros(0, dtype)
+                for c, m in enumerate(plan.epoch_class_counts.tolist())]
+    wanted = [int(m) for m in plan.epoch_class_counts.tolist()]
+
+    def draw(epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([int(seed), int(epoch)])
+        out = np.empty(sum(wanted), dtype)
+        at = 0
+        for segment, m in zip(segments, wanted):
+            if m == 0 or segment.size == 0:
+                continue
+            copies, extra = divmod(m, segment.size)
+            for _ in range(copies):
+                out[at:at + segment.size] = segment
+                at += segment.size
+            if extra:
+                out[at:at + extra] = segment[rng.choice(segment.size, extra, replace=False)]
+                at += extra
+        out = out[:at]
+        rng.shuffle(out)
+        return out
+
+    return draw
 
 
 def _multilabel_indices(plan: SamplingPlan) -> Any:

@@ -110,11 +110,15 @@ class Source:
         return {"kind": self.kind, "rows": len(self), "input shape": list(self.input_shape)}
 
     def check_rows(self, draw: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
-        """``draw`` returning int64 indices (an index outside the source fails here, not deep in ``tf.data``)."""
+        """``draw`` returning integer indices, kept in their dtype (int32 draws stay 4 bytes a row; anything else
+        becomes int64); an index outside the source fails here, not deep in ``tf.data``."""
         n = len(self)
 
         def checked(epoch: int) -> np.ndarray:
-            rows = np.asarray(draw(epoch), np.int64).reshape(-1)
+            rows = np.asarray(draw(epoch))
+            if rows.dtype not in (np.int32, np.int64):
+                rows = rows.astype(np.int64)
+            rows = rows.reshape(-1)
             if rows.size and (rows.min() < 0 or rows.max() >= n):
                 raise IndexError(f"Row indices must lie in [0, {n}). Received a row {int(rows.max())}.")
             return rows
@@ -496,7 +500,7 @@ class PipelineSource(Source):
         draw = self.check_rows(draw)
         parts = []
         for epoch in range(epochs):
-            rows = draw(epoch)
+            rows = draw(epoch).astype(np.int64, copy=False)  # your function is given int64 row indices
             parts.append(tf.data.Dataset.zip(tf.data.Dataset.from_tensor_slices(rows),
                                              self._dataset(rows).map(lambda x: tf.cast(x, tf.float32))))
         ds = parts[0]

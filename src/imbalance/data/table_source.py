@@ -470,7 +470,7 @@ class TableSource(Source):
             rng = np.random.default_rng([_SHUFFLE_SEED, epoch])
             for chosen, x in self._transformed(rows, transform):
                 order = rng.permutation(len(chosen))
-                yield chosen[order], x[order]
+                yield chosen[order].astype(np.int64, copy=False), x[order]
 
         signature = (tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, width], tf.float32))
         buffer = int(self.shuffle_buffer)

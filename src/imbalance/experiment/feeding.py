@@ -95,8 +95,12 @@ def augmentation(names: Sequence[str], seed: int) -> Callable[[Any], Any]:
 
 def shuffled(m: int, seed: int) -> Callable[[int], np.ndarray]:
     """The plain epochs: every position once, in a new seeded order each epoch."""
+    dtype = np.int32 if m < 2**31 else np.int64
+
     def draw(epoch: int) -> np.ndarray:
-        return np.random.default_rng([seed, epoch]).permutation(m)
+        order = np.arange(m, dtype=dtype)  # permutation(m)'s order, shuffled in place at 4 bytes a row
+        np.random.default_rng([seed, epoch]).shuffle(order)
+        return order
 
     return draw
 
@@ -107,7 +111,7 @@ def draws_of(index_dataset: Any) -> Callable[[int], np.ndarray]:
     Epochs must be asked in order (``model.fit`` does)."""
     def draw(epoch: int) -> np.ndarray:
         parts = [np.asarray(batch[0]).reshape(-1) for batch in index_dataset.as_numpy_iterator()]
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)  # the positions' own (compact) dtype
 
     return draw
 
@@ -209,13 +213,16 @@ def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: st
 
     if batch_size is None:
         batch_size = int(np.clip(1_000_000 // max(row_values(rows), 1), 16, 4096))
-    order = np.argsort(rows.indices, kind="stable")
-    sorted_rows = np.asarray(rows.indices)[order]
+    indices = np.asarray(rows.indices)
+    in_order = indices.size < 2 or bool(np.all(indices[1:] > indices[:-1]))  # a split's rows: no argsort kept
+    order = None if in_order else np.argsort(indices, kind="stable")
+    sorted_rows = indices if order is None else indices[order]
     result: np.ndarray | None = None
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
         out = head_output(net, net(x, training=False), output)
         values = keras.ops.convert_to_numpy(out).reshape(int(row.shape[0]), -1)
         if result is None:
             result = np.empty((len(rows), values.shape[1]), np.float64)
-        result[order[np.searchsorted(sorted_rows, row.numpy())]] = values
+        at = np.searchsorted(sorted_rows, row.numpy())
+        result[at if order is None else order[at]] = values
     return result if result is not None else np.zeros((0, 0))

@@ -97,13 +97,16 @@ class Protocol:
         self.check(d, class_id)
         key = strata(d)
         positives = target_count(d, d.y, class_id)
-        index = np.arange(len(d.y), dtype=np.int32 if d.streamed and len(d.y) < 2**31 else np.int64)
+        holdout = positives * self.test_size >= self.min_positives
+        lean = holdout and lean_split(d)  # a flat-memory split: no index array of every row
+        index = None if lean else np.arange(len(d.y), dtype=np.int32 if d.streamed and len(d.y) < 2**31 else
+                                            np.int64)
         units = []
         for seed in range(seeds):
-            if positives * self.test_size >= self.min_positives and lean_split(d):
+            if lean:
                 train, test = stratified_split(key, self.test_size, seed)
                 units.append(Unit(seed, 0, train, test, "holdout"))
-            elif positives * self.test_size >= self.min_positives:
+            elif holdout:
                 train, test = train_test_split(index, test_size=self.test_size, random_state=seed, stratify=key)
                 units.append(Unit(seed, 0, np.sort(train), np.sort(test), "holdout"))
             else:
@@ -111,7 +114,8 @@ class Protocol:
                 for fold, (train, test) in enumerate(kfold.split(index, key)):
                     units.append(Unit(seed, fold, train, test, "cv"))
         if d.streamed and len(d.y) < 2**31:  # features read per batch: keep the row indices compact (4 B a row)
-            units = [Unit(u.seed, u.fold, u.train.astype(np.int32), u.test.astype(np.int32), u.outer) for u in units]
+            units = [Unit(u.seed, u.fold, u.train.astype(np.int32, copy=False), u.test.astype(np.int32, copy=False),
+                          u.outer) for u in units]
         for unit in units:
             self._check_unit(d, class_id, unit)
         return units

@@ -94,7 +94,9 @@ class TrainPlan:
     """How one strategy trains: the loss (on logits), the ``model.fit`` inputs, callbacks and seen counts.
 
     ``fit_inputs`` is ``None`` (plain arrays, no weights), or a dict of ``model.fit`` keyword arguments such as
-    ``{"x": dataset}`` (a batched ``tf.data.Dataset`` that redraws every epoch) or ``{"sample_weight": w}``.
+    ``{"x": dataset}`` (a batched ``tf.data.Dataset`` that redraws every epoch) or ``{"sample_weight": w}``; for a
+    feature source's rows, ``{"draw": draw}`` (``draw(epoch)``: the positions the epoch trains on, see
+    :func:`imbalance.data.sampling.index_draws`).
     ``seen_counts`` is the class distribution the model sees per epoch (expected), when it differs from the data.
     """
 
@@ -284,12 +286,21 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
         # repeat-factor sampling, whose epoch size follows from the repeat factors.
         from imbalance.data.sources import Rows
 
+        epoch_size = len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None
+        if isinstance(ctx.x, Rows) and ctx.task != "multilabel":
+            # A source's rows are sampled by position in numpy (balanced_dataset's rule): the source reads the
+            # features of the drawn rows; no copy of the positions as constants, no dataset iterated to get them.
+            from imbalance.data.sampling import index_draws, sampling_plan
+
+            plan = sampling_plan(ctx.y, "balanced", method, num_classes=ctx.num_classes, epoch_size=epoch_size)
+            return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"draw": index_draws(plan, ctx.y, ctx.seed)},
+                             seen_counts=_balanced_counts(ctx, method))
         # A source's rows are sampled by position: the dataset yields positions, the source reads their features.
         x = np.arange(len(ctx.x), dtype=np.int32 if len(ctx.x) < 2**31 else np.int64) \
             if isinstance(ctx.x, Rows) else ctx.x
         dataset = balanced_dataset(x, ctx.model_targets(), ctx.batch_size, target="balanced", method=method,
                                    seed=ctx.seed,
-                                   epoch_size=len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None)
+                                   epoch_size=epoch_size)
         return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"x": dataset},
                          seen_counts=_balanced_counts(ctx, method))
 

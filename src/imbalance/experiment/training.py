@@ -251,7 +251,7 @@ def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[st
     from imbalance.experiment.feeding import augmentation, draws_of, eval_dataset, fit_dataset, shuffled
 
     _quiet_retracing()
-    draw = draws_of(inputs["x"]) if "x" in inputs else shuffled(len(x), seed)
+    draw = inputs["draw"] if "draw" in inputs else draws_of(inputs["x"]) if "x" in inputs else shuffled(len(x), seed)
     augment = None
     if strategy.augment:
         if len(x.shape) != 4:
