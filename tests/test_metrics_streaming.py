@@ -488,7 +488,8 @@ def test_compiled_model_evaluate_equals_scikit_learn_on_predict(kind):
                                    atol=tol, err_msg=name)
 
 
-@pytest.mark.parametrize("kind", ["binary", "sparse", "multi_hot"])
+@pytest.mark.parametrize("kind", ["binary", pytest.param("sparse", marks=pytest.mark.slow),  # ~13 s each: make
+                                  pytest.param("multi_hot", marks=pytest.mark.slow)])  # test-slow
 def test_model_compiled_with_the_metrics_survives_save_and_load(kind, tmp_path):
     data, x, model, entries = _model_problem(kind, seed=14)
     before = model.evaluate(x, data.labels, batch_size=64, verbose=0, return_dict=True)

@@ -63,6 +63,7 @@ def test_two_workers_give_the_runs_of_one_process(data, serial, tmp_path):
                                                                        ).read_text()
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: worker processes start and stop (make test-slow)
 def test_a_killed_worker_is_replaced_and_its_run_redone_once(data, tmp_path):
     model = functools.partial(parallel_tools.mlp_killed_once, marker=tmp_path / "killed")
     kw = dict(FAST, strategies=["baseline", "class_weight"], model=model)
@@ -161,6 +162,7 @@ def _alive(pid):
     return "State:\tZ" not in status  # a zombie has exited
 
 
+@pytest.mark.slow  # ~40 s on 2 cores: worker processes start and stop (make test-slow)
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/task"), reason="reads /proc (Linux)")
 def test_ctrl_c_stops_the_workers_and_loses_no_finished_run(data, tmp_path):
     import os
@@ -202,6 +204,7 @@ def test_ctrl_c_stops_the_workers_and_loses_no_finished_run(data, tmp_path):
     assert len(redone) == len(resumed.runs) - len(finished) > 0
 
 
+@pytest.mark.slow  # ~20 s on 2 cores: worker processes start and stop (make test-slow)
 def test_the_cli_says_how_many_workers_it_uses_and_refuses_a_bad_count(data, tmp_path):
     import pandas as pd
     from typer.testing import CliRunner
