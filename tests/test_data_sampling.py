@@ -440,3 +440,5 @@ def test_index_draws_follow_the_plan_row_for_row(method, epoch_size):
         assert set(copies.tolist()) <= {int(low), int(low) + 1}
     np.testing.assert_array_equal(first, index_draws(plan, y, seed=3)(0))
     assert first.tolist() != draw(1).tolist()
+    # in file order (a source that shuffles as it reads): the same rows, sorted
+    np.testing.assert_array_equal(index_draws(plan, y, seed=3, in_order=True)(0), np.sort(first))

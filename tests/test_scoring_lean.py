@@ -35,6 +35,34 @@ def test_evaluate_gives_the_same_numbers_on_either_path(monkeypatch):
     reference = scoring.evaluate(d, parse_objective("f1"), None, rule, y, s)
     monkeypatch.setattr(scoring, "LEAN_CURVE_ROWS", 0)
     lean = scoring.evaluate(d, parse_objective("f1"), None, rule, y, s)
+    _same(lean, reference)
+
+
+def _same(lean, reference):
     assert lean.keys() == reference.keys()
-    assert lean["pr_auc"] == pytest.approx(reference["pr_auc"], abs=1e-12)
-    assert lean["pr_curve"] == reference["pr_curve"] and lean["confusion"] == reference["confusion"]
+    for key, value in reference.items():
+        if isinstance(value, float):
+            assert lean[key] == pytest.approx(value, abs=1e-12, nan_ok=True), key
+        else:
+            assert lean[key] == value, key
+
+
+def test_multiclass_counts_equal_scikit_learn_on_the_lean_path(monkeypatch):
+    """Confusion matrix, balanced accuracy and per-class precision / recall from one bincount, a class never
+    predicted and one absent from the test rows included."""
+    from imbalance.data.sources import ArraySource
+    from imbalance.experiment.data import from_source
+    from imbalance.thresholds import parse_objective
+
+    rng = np.random.default_rng(7)
+    y = rng.choice(4, size=3000, p=[0.1, 0.3, 0.6, 0.0]).astype(np.int8)
+    s = rng.dirichlet(np.ones(4), size=3000).astype(np.float32)
+    s[:, 3] = 0.0  # class 3: absent and never predicted
+    d = from_source(ArraySource(np.zeros((3000, 1), np.float32), np.r_[y[:-1], 3]))
+    for class_id in (None, 0):
+        goal = parse_objective("f1")
+        rule = None if class_id is None else scoring.tune(d, "f1", class_id, 0.9, y, s)[0]
+        monkeypatch.setattr(scoring, "LEAN_CURVE_ROWS", 1_000_000)
+        reference = scoring.evaluate(d, goal, class_id, rule, y, s)
+        monkeypatch.setattr(scoring, "LEAN_CURVE_ROWS", 0)
+        _same(scoring.evaluate(d, goal, class_id, rule, y, s), reference)

@@ -186,3 +186,49 @@ def test_augmentation_changes_the_chosen_classes_rows_only():
                         augment_classes=(1,), num_classes=2)
     for xb, yb in ds.as_numpy_iterator():
         np.testing.assert_array_equal(xb.reshape(len(xb), -1).max(axis=1), (yb == 0).astype(np.float32))
+
+
+def test_every_row_in_the_sources_own_order_runs_on_across_epochs():
+    """draw=None (a source that shuffles as it reads): each epoch is every row once, in the source's order; the
+    partial batch left at an epoch's end is completed by the next epoch's rows; labels still follow the rows."""
+    class Shuffling(ArraySource):
+        ordered = False
+
+        def rows_dataset(self, draw, epochs=1, transform=None):
+            return super().rows_dataset(lambda e: np.random.default_rng(e).permutation(draw(e)), epochs)
+
+    y = np.array([0] * 7 + [1] * 3)
+    rows = Rows(Shuffling(np.arange(10, dtype=np.float32)[:, None] * 10, y), np.arange(10))
+    ds, steps = fit_dataset(rows, y, None, epochs=3, batch_size=4)
+    batches = list(ds.as_numpy_iterator())
+    assert steps == 2 and len(batches) == 8  # 30 rows in batches of 4 (the last of 2); Keras reads 2 x 3 of them
+    seen = np.concatenate([x[:, 0] for x, _ in batches]) / 10
+    assert sorted(seen[:10].astype(int).tolist()) == list(range(10))  # the first epoch: every row once
+    assert all(np.array_equal(yb, y[(x[:, 0] / 10).astype(int)]) for x, yb in batches)
+    with pytest.raises(ValueError, match="ordered = False"):
+        fit_dataset(Rows(ArraySource(np.zeros((4, 1), np.float32), [0, 0, 1, 1]), np.arange(4)), y[:4], None, 1, 2)
+
+
+def test_a_draw_in_file_order_is_cut_at_random_rows_not_the_files_last_ones():
+    from imbalance.experiment.feeding import _sized
+
+    draw = _sized(lambda epoch: np.arange(103, dtype=np.int32), 100, seed=0)
+    kept = [draw(e) for e in range(4)]
+    assert all(len(k) == 100 and np.all(np.diff(k) > 0) for k in kept)  # cut to size, still in order
+    dropped = [set(range(103)) - set(k.tolist()) for k in kept]
+    assert len({frozenset(d) for d in dropped}) > 1 and any(max(d) < 100 for d in dropped)
+    assert _sized(lambda epoch: np.arange(103), 100)(0).tolist() == list(range(100))  # no seed: the tail is cut
+
+
+def test_many_zero_one_targets_are_held_compactly_and_come_back_as_the_same_floats():
+    from imbalance.experiment.feeding import _lookup
+
+    rng = np.random.default_rng(0)
+    big = (rng.random((70_000, 1)) < 0.1).astype(np.float32)
+    soft = np.full((70_000, 1), 0.25, np.float32)  # not 0/1: held as they are
+    lookup = _lookup({"a": big, "b": soft})
+    pos = tf.constant([5, 0, 69_999, 123])
+    got = lookup(pos)
+    assert got["a"].dtype == tf.float32 and got["b"].dtype == tf.float32
+    np.testing.assert_array_equal(got["a"].numpy(), big[[5, 0, 69_999, 123]])
+    np.testing.assert_array_equal(got["b"].numpy(), soft[[5, 0, 69_999, 123]])

@@ -554,12 +554,14 @@ def _single_label_indices(plan: SamplingPlan, ids: np.ndarray) -> Any:
     return make_indices
 
 
-def index_draws(plan: SamplingPlan, ids: Any, seed: int = 0) -> Any:
+def index_draws(plan: SamplingPlan, ids: Any, seed: int = 0, in_order: bool = False) -> Any:
     """The epochs of a single-label ``plan`` as numpy positions, for data whose features a source reads per row:
     ``draw(epoch)`` gives ``plan.epoch_class_counts[c]`` positions of class ``c`` (every row of the class
     ``m_c // n_c`` times, plus ``m_c % n_c`` distinct rows chosen at random), shuffled; the same rule as
     :func:`balanced_dataset`, seeded by ``(seed, epoch)``. Positions are int32 below 2**31 rows (4 bytes a row for
     the class segments and 4 for one epoch: a sampler over millions of streamed rows stays small).
+    ``in_order=True`` gives each epoch's positions sorted instead of shuffled (sorted in place), for a source
+    that shuffles the rows as it reads them (a table streamed from disk reads them in file order).
 
     >>> plan = sampling_plan([0, 0, 0, 0, 1])
     >>> draw = index_draws(plan, [0, 0, 0, 0, 1], seed=0)
@@ -590,7 +592,10 @@ def index_draws(plan: SamplingPlan, ids: Any, seed: int = 0) -> Any:
                 out[at:at + extra] = segment[rng.choice(segment.size, extra, replace=False)]
                 at += extra
         out = out[:at]
-        rng.shuffle(out)
+        if in_order:
+            out.sort()
+        else:
+            rng.shuffle(out)
         return out
 
     return draw

@@ -133,9 +133,36 @@ def _positions(rows: Rows) -> Callable[[Any], Any]:
     return lambda row: tf.gather(positions, tf.searchsorted(sorted_rows, tf.cast(row, tf_dtype)))
 
 
-def _sized(draw: Callable[[int], np.ndarray], size: int) -> Callable[[int], np.ndarray]:
+def _lookup(targets: Any) -> Callable[[Any], Any]:
+    """``positions -> targets[positions]`` in ``tf.data``: the targets held as constants, and 0/1 float targets
+    (binary and multi-hot labels) held as uint8 and cast back per batch (1 byte a row, not 4)."""
+    import tensorflow as tf
+
+    def constant(a: Any) -> tuple[Any, Any]:
+        a = np.asarray(a)
+        if a.dtype.kind == "f" and a.size > 1 << 16 and bool(np.all((a == 0) | (a == 1))):
+            return tf.constant(a.astype(np.uint8)), tf.as_dtype(a.dtype)
+        return tf.constant(a), None
+
+    leaves = [constant(a) for a in tf.nest.flatten(targets)]
+
+    def gather(pos: Any) -> Any:
+        out = [tf.gather(t, pos) if dtype is None else tf.cast(tf.gather(t, pos), dtype) for t, dtype in leaves]
+        return tf.nest.pack_sequence_as(targets, out)
+
+    return gather
+
+
+def _sized(draw: Callable[[int], np.ndarray], size: int, seed: int | None = None) -> Callable[[int], np.ndarray]:
+    """``draw`` cut or topped up to ``size`` positions; with a ``seed``, the cut drops positions chosen at random
+    (seeded by the epoch) and keeps the order: a draw in file order loses random rows, not the file's last ones."""
     def fixed(epoch: int) -> np.ndarray:
         positions = draw(epoch)
+        if len(positions) > size and seed is not None:
+            keep = np.ones(len(positions), bool)
+            keep[np.random.default_rng([seed, epoch, 1]).choice(len(positions), len(positions) - size,
+                                                                 replace=False)] = False
+            return positions[keep]
         if len(positions) >= size or len(positions) == 0:
             return positions[:size]
         return np.resize(positions, size)  # topped up from its own start
@@ -143,37 +170,48 @@ def _sized(draw: Callable[[int], np.ndarray], size: int) -> Callable[[int], np.n
     return fixed
 
 
-def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarray], epochs: int, batch_size: int,
-                weights: np.ndarray | None = None, augment: Callable[[Any], Any] | None = None,
+def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarray] | None, epochs: int,
+                batch_size: int, weights: np.ndarray | None = None, augment: Callable[[Any], Any] | None = None,
                 augment_classes: Sequence[int] = (), num_classes: int | None = None,
                 seed: int = 0) -> tuple[Any, int]:
     """The training dataset of ``(x, y[, w])`` batches over ``epochs`` epochs and its steps per epoch.
 
     ``targets`` (and ``weights``) are the model's targets for the view's rows, by position; ``draw(epoch)`` gives
-    the positions the epoch trains on (with repeats for oversampling). ``augment`` applies to the rows of
+    the positions the epoch trains on (with repeats for oversampling); ``draw=None``, for a source that shuffles as
+    it reads (``ordered = False``, a streamed table), trains on every row each epoch in the source's own order
+    without a permutation or a copy of the indices. ``augment`` applies to the rows of
     ``augment_classes`` only (:func:`imbalance.data.augment_classes`).
     """
     import tensorflow as tf
 
-    pending = [draw(0)] if epochs else []  # the first epoch's draw sizes the epochs, then is trained on (once)
+    if draw is None:  # every row once an epoch, in the source's own order: the view's indices, no copy per epoch
+        if getattr(rows.source, "ordered", True):
+            raise ValueError("draw=None (every row in the source's own order) is for sources that shuffle as they "
+                             "read (ordered = False); pass shuffled(len(rows), seed).")
+        size = len(rows) if epochs else 0
+    else:
+        pending = [draw(0)] if epochs else []  # the first epoch's draw sizes the epochs, then is trained on (once)
 
-    def first_then(epoch: int) -> np.ndarray:
-        return pending.pop() if epoch == 0 and pending else draw(epoch)
+        def first_then(epoch: int) -> np.ndarray:
+            return pending.pop() if epoch == 0 and pending else draw(epoch)
 
-    size = len(pending[0]) if pending else 0
+        size = len(pending[0]) if pending else 0
     if size == 0:
         raise ValueError("The sampler drew no rows for an epoch; check the labels of the training rows.")
     batch = min(batch_size, size)
     steps = size // batch
-    sized = _sized(first_then, steps * batch)
+    # A draw is cut or topped up to whole batches; all rows in file order run on across epochs instead (the last
+    # partial batch of one epoch is completed by the next epoch's first rows).
+    sized = None if draw is None else _sized(first_then, steps * batch,
+                                             None if getattr(rows.source, "ordered", True) else seed)
     position = _positions(rows)
-    y_t = tf.nest.map_structure(tf.constant, targets)
+    targets_of = _lookup(targets)
     w_t = None if weights is None else tf.nest.map_structure(lambda w: tf.constant(np.asarray(w, np.float32)),
                                                              weights)
 
     def label(row: Any, x: Any) -> tuple[Any, ...]:
         pos = position(row)
-        y = tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
+        y = targets_of(pos)
         if w_t is None:
             return x, y
         return x, y, tf.nest.map_structure(lambda t: tf.gather(t, pos), w_t)
@@ -192,11 +230,10 @@ def eval_dataset(rows: Rows, targets: np.ndarray, batch_size: int) -> Any:
     import tensorflow as tf
 
     position = _positions(rows)
-    y_t = tf.nest.map_structure(tf.constant, targets)
+    targets_of = _lookup(targets)
 
     def label(row: Any, x: Any) -> tuple[Any, Any]:
-        pos = position(row)
-        return x, tf.nest.map_structure(lambda t: tf.gather(t, pos), y_t)
+        return x, targets_of(position(row))
 
     return rows.dataset(1).batch(batch_size).map(label).prefetch(tf.data.AUTOTUNE)
 

@@ -99,7 +99,7 @@ def tune(d: ComparisonData, objective: str, class_id: int | None, confidence: An
 def evaluate(d: ComparisonData, objective: Objective, class_id: int | None, rule: Any, y: np.ndarray,
              scores: np.ndarray) -> dict[str, Any]:
     """Every test number of one run at the decision ``rule`` (``None``: argmax) and at the untuned default."""
-    from sklearn.metrics import average_precision_score, balanced_accuracy_score, confusion_matrix
+    from sklearn.metrics import average_precision_score
 
     out: dict[str, Any] = {}
     if d.task == "binary":
@@ -108,8 +108,9 @@ def evaluate(d: ComparisonData, objective: Objective, class_id: int | None, rule
         curve = _precision_recall(y, scores[:, 0]) if y.any() and len(y) > LEAN_CURVE_ROWS else None
         out["pr_auc"] = (float("nan") if not y.any() else _average_precision(*curve) if curve is not None else
                          float(average_precision_score(y, scores[:, 0])))
-        out["balanced_accuracy"] = float(balanced_accuracy_score(y, decision))
-        out["confusion"] = confusion_matrix(y, decision, labels=[0, 1]).tolist()
+        cm = _confusion(y, decision, 2)
+        out["balanced_accuracy"] = _balanced_accuracy(y, decision, 2, cm)
+        out["confusion"] = cm.tolist()
         out["pr_curve"] = _pr_curve(y, scores[:, 0], curve=curve)
         del curve  # one point per distinct score: not kept while the rest is computed
         out["threshold"] = [float(np.ravel(rule.thresholds_)[0])]
@@ -130,8 +131,9 @@ def evaluate(d: ComparisonData, objective: Objective, class_id: int | None, rule
     else:
         predicted = scores.argmax(axis=1) if rule is None else np.asarray(rule.predict(scores)).reshape(-1).astype(
             np.int64)
-        out["balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
-        out["confusion"] = confusion_matrix(y, predicted, labels=list(range(d.num_classes))).tolist()
+        cm = _confusion(y, predicted, d.num_classes)
+        out["balanced_accuracy"] = _balanced_accuracy(y, predicted, d.num_classes, cm)
+        out["confusion"] = cm.tolist()
         if class_id is not None:
             result = decision_scores(objective, y == class_id, predicted == class_id)
             positive = (y == class_id).astype(int)
@@ -156,7 +158,7 @@ def evaluate(d: ComparisonData, objective: Objective, class_id: int | None, rule
         # Small test sets: keep the target's scores so the report can pool the folds of a seed into one curve.
         out["test_target"] = {"y": [int(v) for v in target[0]], "score": [round(float(v), 6) for v in target[1]]}
     if d.task != "multilabel":
-        out["per_class"] = _per_class(y, predicted, d.num_classes if d.task == "multiclass" else 2)
+        out["per_class"] = _per_class(y, predicted, d.num_classes if d.task == "multiclass" else 2, cm)
     return out
 
 
@@ -175,17 +177,16 @@ def _untuned(d: ComparisonData, objective: Objective, class_id: int | None, y: n
     """The objective, precision, recall, confusion matrix and balanced accuracy at the default decision (0.5, or
     argmax for multi-class): what the user gets without a tuned threshold, and what the ``<strategy>@0.5``
     candidates are scored on."""
-    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
-
     out: dict[str, Any] = {}
     if d.task == "multiclass":
         if class_id is None:
             return {}
         predicted = scores.argmax(axis=1)
         result = decision_scores(objective, y == class_id, predicted == class_id)
-        out["untuned_confusion"] = confusion_matrix(y, predicted, labels=list(range(d.num_classes))).tolist()
-        out["untuned_balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
-        out["untuned_per_class"] = _per_class(y, predicted, d.num_classes)
+        cm = _confusion(y, predicted, d.num_classes)
+        out["untuned_confusion"] = cm.tolist()
+        out["untuned_balanced_accuracy"] = _balanced_accuracy(y, predicted, d.num_classes, cm)
+        out["untuned_per_class"] = _per_class(y, predicted, d.num_classes, cm)
     elif d.task == "multilabel":
         truth = np.asarray(y).astype(np.int64)
         decision = (scores >= 0.5).astype(np.int64)
@@ -193,14 +194,38 @@ def _untuned(d: ComparisonData, objective: Objective, class_id: int | None, y: n
         out["untuned_confusion"] = _micro_confusion(truth, decision)
         out["untuned_positives_per_row"] = float(decision.sum(axis=1).mean())
     else:
-        decision = (scores[:, 0] >= 0.5).astype(np.int64)
+        decision = (scores[:, 0] >= 0.5).astype(np.int8)
         result = decision_scores(objective, y, decision)
-        out["untuned_confusion"] = confusion_matrix(y, decision, labels=[0, 1]).tolist()
-        out["untuned_balanced_accuracy"] = float(balanced_accuracy_score(y, decision))
-        out["untuned_per_class"] = _per_class(y, decision, 2)
+        cm = _confusion(y, decision, 2)
+        out["untuned_confusion"] = cm.tolist()
+        out["untuned_balanced_accuracy"] = _balanced_accuracy(y, decision, 2, cm)
+        out["untuned_per_class"] = _per_class(y, decision, 2, cm)
     out.update({"untuned_objective": result["objective"], "untuned_precision": result["precision"],
                 "untuned_recall": result["recall"]})
     return out
+
+
+def _confusion(y: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """``confusion_matrix(y, predicted, labels=range(k))``; above :data:`LEAN_CURVE_ROWS` rows one ``bincount``
+    (scikit-learn's checks hold several int64 copies of every row)."""
+    if len(y) <= LEAN_CURVE_ROWS:
+        from sklearn.metrics import confusion_matrix
+
+        return confusion_matrix(y, predicted, labels=list(range(k)))
+    pairs = np.asarray(y).astype(np.int32) * k + np.asarray(predicted).astype(np.int32)
+    return np.bincount(pairs, minlength=k * k).reshape(k, k)
+
+
+def _balanced_accuracy(y: np.ndarray, predicted: np.ndarray, k: int, cm: np.ndarray) -> float:
+    """``balanced_accuracy_score``: the mean recall of the classes present in ``y`` (read from ``cm`` above
+    :data:`LEAN_CURVE_ROWS` rows)."""
+    if len(y) <= LEAN_CURVE_ROWS:
+        from sklearn.metrics import balanced_accuracy_score
+
+        return float(balanced_accuracy_score(y, predicted))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class = np.diag(cm) / cm.sum(axis=1)
+    return float(np.mean(per_class[~np.isnan(per_class)]))
 
 
 def _micro_confusion(y: np.ndarray, decision: np.ndarray) -> list[list[int]]:
@@ -209,10 +234,15 @@ def _micro_confusion(y: np.ndarray, decision: np.ndarray) -> list[list[int]]:
             [int((y & (1 - decision)).sum()), int((y & decision).sum())]]
 
 
-def _per_class(y: np.ndarray, predicted: np.ndarray, k: int) -> dict[str, list[float]]:
-    from sklearn.metrics import precision_recall_fscore_support
+def _per_class(y: np.ndarray, predicted: np.ndarray, k: int, cm: np.ndarray | None = None) -> dict[str, list[float]]:
+    if cm is None or len(y) <= LEAN_CURVE_ROWS:
+        from sklearn.metrics import precision_recall_fscore_support
 
-    p, r, _, s = precision_recall_fscore_support(y, predicted, labels=list(range(k)), zero_division=0)
+        p, r, _, s = precision_recall_fscore_support(y, predicted, labels=list(range(k)), zero_division=0)
+    else:  # precision_recall_fscore_support(zero_division=0) from the confusion matrix
+        tp, predicted_sum, s = np.diag(cm).astype(float), cm.sum(axis=0), cm.sum(axis=1)
+        p = np.divide(tp, predicted_sum, out=np.zeros_like(tp), where=predicted_sum > 0)
+        r = np.divide(tp, s, out=np.zeros_like(tp), where=s > 0)
     return {"precision": [float(v) for v in p], "recall": [float(v) for v in r], "support": [int(v) for v in s]}
 
 

@@ -293,7 +293,8 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
             from imbalance.data.sampling import index_draws, sampling_plan
 
             plan = sampling_plan(ctx.y, "balanced", method, num_classes=ctx.num_classes, epoch_size=epoch_size)
-            return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"draw": index_draws(plan, ctx.y, ctx.seed)},
+            return TrainPlan(loss=_cross_entropy(ctx), fit_inputs={"draw": index_draws(
+                plan, ctx.y, ctx.seed, in_order=not ctx.x.source.ordered)},
                              seen_counts=_balanced_counts(ctx, method))
         # A source's rows are sampled by position: the dataset yields positions, the source reads their features.
         x = np.arange(len(ctx.x), dtype=np.int32 if len(ctx.x) < 2**31 else np.int64) \

@@ -121,11 +121,14 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
             fit_idx, val_idx = train_test_split(positions, test_size=proto.val_size, random_state=seed,
                                                 stratify=key)
         if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
-            fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
-        m, seen = train_model(d, strategy, x_train[fit_idx], y_train[fit_idx], config.budget, model, seed, callbacks,
-                              validation=(x_train[val_idx], y_train[val_idx]))
+            fit_idx, val_idx = (i if bool(np.all(i[1:] > i[:-1])) else np.sort(i) for i in (fit_idx, val_idx))
+        fit_x, fit_y, val_x, val_y = x_train[fit_idx], y_train[fit_idx], x_train[val_idx], y_train[val_idx]
+        del fit_idx, val_idx, key  # the views hold what training needs (millions of streamed rows: tens of MB)
+        m, seen = train_model(d, strategy, fit_x, fit_y, config.budget, model, seed, callbacks,
+                              validation=(val_x, val_y))
+        del fit_x, fit_y
         fitted = [m]
-        val_scores, val_y = predict_scores(d, m, x_train[val_idx]), y_train[val_idx]
+        val_scores = predict_scores(d, m, val_x)
         test_scores = predict_scores(d, m, x_test)
     else:
         fitted, val_scores, test_scores, seen = out_of_fold(d, strategy, x_train, y_train, x_test, key,

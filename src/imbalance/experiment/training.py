@@ -251,7 +251,10 @@ def _streamed_inputs(d: ComparisonData, ctx: Any, strategy: Any, inputs: dict[st
     from imbalance.experiment.feeding import augmentation, draws_of, eval_dataset, fit_dataset, shuffled
 
     _quiet_retracing()
-    draw = inputs["draw"] if "draw" in inputs else draws_of(inputs["x"]) if "x" in inputs else shuffled(len(x), seed)
+    if "draw" in inputs or "x" in inputs:  # the strategy's sampler
+        draw = inputs["draw"] if "draw" in inputs else draws_of(inputs["x"])
+    else:  # every row once: shuffled here, or (a table streamed from disk) in the order it shuffles them as it reads
+        draw = shuffled(len(x), seed) if x.source.ordered else None
     augment = None
     if strategy.augment:
         if len(x.shape) != 4:
