@@ -400,7 +400,7 @@ def _ranking(truth: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     columns = probs.shape[1]
     pr_auc, best_f1, best_threshold = (np.full(columns, np.nan) for _ in range(3))
     for j in range(columns):
-        order = np.argsort(-probs[:, j])  # order within a run of ties does not matter: all read at its end
+        order = np.argsort(probs[:, j])[::-1]  # descending (no negated copy); ties are all read at their run's end
         ranked = probs[order, j]
         tp = np.cumsum(truth[order, j], dtype=np.float64)
         del order

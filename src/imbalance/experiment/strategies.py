@@ -288,6 +288,8 @@ def _sampled(method: str) -> Callable[[StrategyContext], TrainPlan]:
 
         epoch_size = len(ctx.x) if method == "oversample" and ctx.task != "multilabel" else None
         if isinstance(ctx.x, Rows) and ctx.task != "multilabel":
+            if epoch_size is not None and epoch_size > ctx.batch_size:  # whole batches: no epoch cut to size
+                epoch_size -= epoch_size % ctx.batch_size
             # A source's rows are sampled by position in numpy (balanced_dataset's rule): the source reads the
             # features of the drawn rows; no copy of the positions as constants, no dataset iterated to get them.
             from imbalance.data.sampling import index_draws, sampling_plan
