@@ -20,9 +20,11 @@ checks that its "today" numbers equal ``compare(...)``'s records on the smallest
   rows the threshold is tuned on).
 * **confidence by positives** — the brief's rule: ``confidence=None`` (point estimate) when the tuning rows hold
   fewer than 50 positives, else ``"auto"``; and fixed levels (``None``, 0.8, 0.95) on the same scores, to show the
-  whole trade-off.
+  whole trade-off (0.7 too).
 * **served: refit** — one more model trained on *all* the unit's training rows (what a served model "trained on
   all the rows compare had" is), decided at today's tuned threshold.
+* **strategies** — ``oversample`` and ``class_weight`` (the two recipes of seed 000's hand-built comparison)
+  instead of ``baseline``, under today's protocol; and ``oversample`` with ``confidence=0.8``.
 * **out-of-fold always** — the out-of-fold threshold and the fold models' mean even where a validation split would
   do (changes only the datasets with >= 80 training positives).
 
@@ -86,6 +88,10 @@ VARIANTS: dict[str, tuple[str, Any, str]] = {
     "point_estimate": ("today", None, "confidence=None everywhere"),
     "confidence_0.8": ("today", 0.8, "confidence=0.8 everywhere"),
     "confidence_0.95": ("today", 0.95, "confidence=0.95 everywhere"),
+    "confidence_0.7": ("today", 0.7, "confidence=0.7 everywhere"),
+    "oversample": ("oversample", "auto", "strategy oversample instead of baseline, today's protocol"),
+    "class_weight": ("class_weight", "auto", "strategy class_weight instead of baseline, today's protocol"),
+    "oversample_conf_0.8": ("oversample", 0.8, "strategy oversample, confidence=0.8"),
     "served_refit": ("refit", "auto", "one model refit on all the unit's training rows, today's threshold"),
     "oof_always": ("oof", "auto", "out-of-fold threshold and fold-model mean everywhere"),
 }
@@ -210,6 +216,10 @@ def dataset_seed(name: str, seed: int, s: Settings) -> list[dict[str, Any]]:
             sources["oof"] = (sources["today"] if inner == "cv" else
                               _inner_scores(d, x_train, y_train, x_test, key, train_seed, "cv", budget))
             keras.backend.clear_session(free_memory=False)
+            for strategy in ("oversample", "class_weight"):  # the strategies seed 000's hand-built recipe used
+                sources[strategy] = _inner_scores(d, x_train, y_train, x_test, key, train_seed, inner, budget,
+                                                  strategy)
+                keras.backend.clear_session(free_memory=False)
             m, _ = train_model(d, "baseline", x_train, y_train, budget, "mlp", train_seed, ())
             refit_test = predict_scores(d, m, x_test)
             keras.backend.clear_session(free_memory=False)
