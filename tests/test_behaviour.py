@@ -1,6 +1,7 @@
 """Behaviour on the seed problems: the losses and weights push the model the way the user needs."""
 
 import keras
+import pytest
 import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.metrics import precision_score, recall_score
@@ -17,6 +18,7 @@ def _mlp(inputs, outputs, hidden=32):
     )
 
 
+@pytest.mark.slow  # ~16 s on 2 cores: a model trained at each cost (make test-slow)
 def test_raising_the_false_positive_cost_of_class_0_raises_its_precision_at_argmax():
     # Seed 000's setting: several overlapping classes, class 0 rare, the user wants precision on class 0.
     x, y = make_classification(

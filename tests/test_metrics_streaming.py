@@ -475,7 +475,8 @@ def _model_problem(kind, seed=13):
     return data, x, model, entries
 
 
-@pytest.mark.parametrize("kind", ["binary", "sparse", "multi_hot"])
+@pytest.mark.parametrize("kind", ["binary", pytest.param("sparse", marks=pytest.mark.slow),  # ~12 s each: make
+                                  pytest.param("multi_hot", marks=pytest.mark.slow)])  # test-slow
 def test_compiled_model_evaluate_equals_scikit_learn_on_predict(kind):
     data, x, model, entries = _model_problem(kind)
     model.fit(x, data.labels, epochs=1, batch_size=64, verbose=0)

@@ -25,6 +25,7 @@ def _lines(folder):
     return [json.loads(line) for line in (folder / RUNS_FILE).read_text().splitlines()]
 
 
+@pytest.mark.slow  # ~16 s on 2 cores: two comparisons in two processes (make test-slow)
 def test_two_comparisons_writing_one_folder_at_once_keep_every_run(data, tmp_path):
     np.savez(tmp_path / "data.npz", x=data[0], y=data[1])
     out = tmp_path / "shared"
