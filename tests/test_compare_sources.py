@@ -185,3 +185,26 @@ def test_the_cli_streams_a_table_it_does_not_load_and_refuses_smote_on_it(tmp_pa
     inspected = runner.invoke(app, ["inspect", str(tmp_path / "t.parquet"), "--target", "is_fraud", "--stream"])
     assert inspected.exit_code == 0, inspected.output
     assert f"{int(y.sum())}" in inspected.output and "kind: table" in inspected.output
+
+
+def test_a_bad_value_met_while_streaming_is_recorded_as_the_data_error_with_its_line(tmp_path):
+    """A value beyond float32 in a row the preprocessor's sample missed fails inside tf.data; the run's record
+    gives the DataError itself (file, line, column), not TensorFlow's wrapped InvalidArgumentError."""
+    import pandas as pd
+
+    from imbalance.data.table_source import table_source
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600),
+                          "label": (rng.random(600) < 0.2).astype(int)})
+    frame.loc[frame.index[-1], "b"] = 1e40  # finite in the file, infinite as a float32 feature
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    res = compare(table_source(path, "label", sample_rows=20), strategies=["baseline"], epochs=1, seeds=1,
+                  folds=None, progress=False, min_positives=5)
+    assert res.failed and not res.runs
+    for record in res.failed:
+        assert record.error.startswith("DataError: "), record.error
+        assert "line 601, column 'b'" in record.error and "function_node" not in record.error
+    assert any("OpError" in r.extra.get("traceback", "") or "InvalidArgument" in r.extra.get("traceback", "")
+               for r in res.failed)  # it did come through tf.data

@@ -17,6 +17,7 @@ order. :func:`execute` never raises for an error of the run itself: a strategy t
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 import traceback
@@ -175,7 +176,7 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
                                         _run_callbacks(job.callbacks, callbacks))
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
-        message = f"{type(error).__name__}: {error}".strip()
+        message = error_message(error)
         outcome = RunOutcome(task, failed_record(job.config, task, message, round(time.perf_counter() - started, 3)))
         outcome.record.extra["traceback"] = "".join(frames[-6:])
         return outcome
@@ -193,6 +194,28 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
             rule.save(Path(tmp) / "rule.json")
             rule_json = (Path(tmp) / "rule.json").read_text(encoding="utf-8")
         return RunOutcome(task, record, model_bytes=model_path.read_bytes(), rule_json=rule_json)
+
+
+#: An exception raised inside a ``tf.data`` pipeline (a source's reader) as TensorFlow reports it: its own line.
+_WRAPPED = re.compile(r"(?:^|[}\s])([A-Z]\w*(?:Error|Exception)): (.+?)(?:\nTraceback|\n|$)", re.S)
+
+
+def error_message(error: BaseException) -> str:
+    r"""``"Type: message"`` of a run's exception; an error a source raised while ``tf.data`` read it (TensorFlow
+    wraps it in an ``InvalidArgumentError`` with a traceback) is given as itself, e.g. ``"DataError: t.csv, line
+    7: …"``, so the record names the file, line and column, not TensorFlow's function node.
+
+    >>> error_message(ValueError("bad"))
+    'ValueError: bad'
+    >>> error_message(RuntimeError("{{function_node x}} DataError: t.csv, line 7: column 'a'\nTraceback (most"))
+    "DataError: t.csv, line 7: column 'a'"
+    """
+    text = str(error)
+    if type(error).__module__.startswith("tensorflow") or "{{function_node" in text:
+        found = _WRAPPED.search(text)
+        if found:
+            return f"{found.group(1)}: {found.group(2).strip()}"
+    return f"{type(error).__name__}: {error}".strip()
 
 
 def worker_environment() -> dict[str, str]:
