@@ -141,6 +141,26 @@ def test_on_ray_the_runs_are_those_of_one_process(data, serial, tmp_path):
     assert (tmp_path / "models" / "oversample.keras").stat().st_size > 0
 
 
+def test_on_ray_a_streamed_table_gives_the_runs_of_one_process(tmp_path):
+    """A feature source travels to Ray workers (pickled with its labels, read there per batch): the same runs."""
+    pytest.importorskip("ray")
+    import pandas as pd
+
+    from imbalance.data.table_source import table_source
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=500), "kind": rng.choice(["x", "y"], size=500),
+                          "label": (rng.random(500) < 0.2).astype(int)})
+    frame["a"] += 1.5 * frame["label"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    kwargs = dict(strategies=["baseline", "oversample"], epochs=2, seeds=1, folds=None, progress=False,
+                  min_positives=5)
+    serial = compare(table_source(tmp_path / "t.csv", "label"), workers=1, **kwargs)
+    on_ray = compare(table_source(tmp_path / "t.csv", "label"), ray="local", workers=2, **kwargs)
+    assert serial.runs and not serial.failed and not on_ray.failed
+    assert _numbers([r.to_dict() for r in on_ray.runs]) == _numbers([r.to_dict() for r in serial.runs])
+
+
 def _children(pid):
     """The direct children of process ``pid`` (Linux /proc)."""
     from pathlib import Path
