@@ -298,9 +298,13 @@ def predict_scores(d: ComparisonData, net: Any, x: Any) -> np.ndarray:
     else:
         logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + 4096], training=False)).astype(np.float64)
                                  for i in range(0, len(x), 4096)]) if len(x) else np.zeros((0, d.outputs))
-    if d.task == "multiclass":
-        return softmax(logits, axis=1).astype(np.float32)
-    return sigmoid(logits).astype(np.float32)
+    # Row blocks: the same float64 arithmetic per row, without float64 temporaries of every row (millions of
+    # streamed test rows).
+    out = np.empty(logits.shape, np.float32)
+    for start in range(0, len(logits), 1 << 18):
+        block = logits[start:start + (1 << 18)]
+        out[start:start + len(block)] = softmax(block, axis=1) if d.task == "multiclass" else sigmoid(block)
+    return out
 
 
 def train_strategy(
