@@ -1,4 +1,5 @@
-"""The one home of the numpy link functions: sigmoid and softmax of logits, stable at any value (no Keras).
+"""The one home of the numpy link functions: sigmoid and softmax of logits, stable at any value (no Keras); and
+the counts at every distinct threshold of a ranking (``run_end_counts``).
 
 >>> import numpy as np
 >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sigmoid", "softmax"]
+__all__ = ["run_end_counts", "sigmoid", "softmax"]
 
 
 def sigmoid(z: Any, keep_inf: bool = False) -> np.ndarray:
@@ -31,3 +32,26 @@ def softmax(z: Any, axis: int = -1) -> np.ndarray:
     from scipy.special import softmax as _softmax
 
     return _softmax(np.asarray(z, np.float64), axis=axis)
+
+
+def run_end_counts(hits: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counts of every distinct threshold ``scores >= t``, from the highest ``t`` down: ``(t, predicted,
+    true_positives)``, one entry per run of tied scores (read at the run's end, so the order within a run does not
+    matter). One sort and one cumulative sum; about 30 bytes a row at the peak (millions of test rows).
+
+    The curve behind ``precision_recall_curve`` / ``average_precision_score`` and the best-F1 search of a
+    diagnosis.
+
+    >>> t, predicted, tp = run_end_counts([1, 0, 1, 1], [0.9, 0.8, 0.8, 0.1])
+    >>> t.tolist(), predicted.tolist(), tp.tolist()
+    ([0.9, 0.8, 0.1], [1.0, 3.0, 4.0], [1.0, 2.0, 3.0])
+    """
+    scores = np.asarray(scores).reshape(-1)
+    order = np.argsort(scores, kind="stable")[::-1]
+    ranked = scores[order]
+    ordered_hits = np.asarray(hits).reshape(-1)[order] != 0
+    del order
+    ends = np.flatnonzero(ranked[1:] != ranked[:-1])
+    ends = np.append(ends, len(ranked) - 1) if len(ranked) else ends
+    tp = np.cumsum(ordered_hits, dtype=np.float64)[ends]
+    return ranked[ends], ends + 1.0, tp

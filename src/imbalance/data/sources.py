@@ -47,7 +47,7 @@ import numpy as np
 from imbalance.data.io import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "ArraySource", "ImageFiles", "PipelineSource", "Rows", "Source", "image_folder",
-           "image_table", "is_source", "row_values"]
+           "image_table", "in_order", "increasing", "is_source", "row_values"]
 
 #: The image files an image source reads (those of :func:`keras.utils.image_dataset_from_directory`).
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -556,6 +556,25 @@ class Rows:
     @property
     def labels(self) -> np.ndarray:
         return self.source.labels[self.indices]
+
+
+def increasing(rows: np.ndarray, strict: bool = True, block: int = 1 << 20) -> bool:
+    """Whether ``rows`` is in increasing order (``strict``: each row once), checked a block at a time (no
+    temporary of every row).
+
+    >>> increasing(np.array([1, 4, 9])), increasing(np.array([1, 4, 4])), increasing(np.array([1, 4, 4]), False)
+    (True, False, True)
+    """
+    for start in range(0, len(rows) - 1, block):
+        part = rows[start:start + block + 1]
+        if not bool(np.all(part[1:] > part[:-1]) if strict else np.all(part[1:] >= part[:-1])):
+            return False
+    return True
+
+
+def in_order(rows: np.ndarray) -> np.ndarray:
+    """``rows`` itself when already in order (a split's indices: no copy), else a sorted copy (a sampler's draw)."""
+    return rows if increasing(rows, strict=False) else np.sort(rows)
 
 
 def row_values(x: Any) -> int:

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from imbalance.data.io import DataError, Table, _as_text, _csv_header, _extension, _not_found, _single_target
-from imbalance.data.sources import Source
+from imbalance.data.sources import Source, in_order
 
 __all__ = ["TableSource", "TableTransform", "table_source"]
 
@@ -466,7 +466,7 @@ class TableSource(Source):
 
         def chunks(epoch: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             epoch = int(epoch)
-            rows = _sorted(checked(epoch))
+            rows = in_order(checked(epoch))
             rng = np.random.default_rng([_SHUFFLE_SEED, epoch])
             for chosen, x in self._transformed(rows, transform):
                 order = rng.permutation(len(chosen))
@@ -513,14 +513,6 @@ class TableSource(Source):
     def __repr__(self) -> str:
         return (f"TableSource({self.origin!r}, target={self.target!r}, rows={len(self)}, numeric={len(self.numeric)}, "
                 f"categorical={len(self.categorical)})")
-
-
-def _sorted(rows: np.ndarray, block: int = 1 << 20) -> np.ndarray:
-    """``rows`` itself when already in order (a split's indices: no copy), else a sorted copy (a sampler's draw)."""
-    for start in range(0, len(rows), block):
-        if np.any(np.diff(rows[start:start + block + 1]) < 0):
-            return np.sort(rows)
-    return rows
 
 
 def _check_transform(transform: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from imbalance._numeric import sigmoid, softmax
+from imbalance._numeric import run_end_counts, sigmoid, softmax
 from imbalance._validation import check_scalar, check_scores, quote
 from imbalance.labels import inspect_labels, to_class_ids, to_multi_hot
 
@@ -394,31 +394,21 @@ def _ranking(truth: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarr
     threshold (``score >= threshold`` is positive). One sort per column; tied scores are one threshold, read at the
     end of their run. Columns without positives give NaN.
 
-    Memory: one column at a time, and after the sort only the ends of the runs of tied scores (about 30 bytes a
-    row at the peak: a diagnosis of millions of test rows stays small).
+    Memory: one column at a time, the counts at the ends of the runs of tied scores only
+    (:func:`imbalance._numeric.run_end_counts`: a diagnosis of millions of test rows stays small).
     """
     columns = probs.shape[1]
     pr_auc, best_f1, best_threshold = (np.full(columns, np.nan) for _ in range(3))
     for j in range(columns):
-        order = np.argsort(probs[:, j])[::-1]  # descending (no negated copy); ties are all read at their run's end
-        ranked = probs[order, j]
-        tp = np.cumsum(truth[order, j], dtype=np.float64)
-        del order
-        last_of_run = np.empty(len(ranked), bool)  # where a run of tied scores ends: one threshold per run
-        np.not_equal(ranked[:-1], ranked[1:], out=last_of_run[:-1])
-        last_of_run[-1:] = True
-        ends = np.flatnonzero(last_of_run)
-        del last_of_run
-        tp_end = tp[ends]
-        del tp
-        positives = tp_end[-1] if len(tp_end) else 0.0
+        thresholds, predicted, tp = run_end_counts(truth[:, j], probs[:, j])
+        positives = tp[-1] if len(tp) else 0.0
         if positives == 0:
             continue
-        gained = np.diff(tp_end, prepend=0.0)  # positives in each run: recall gained at its threshold
-        pr_auc[j] = float(np.sum(gained * (tp_end / (ends + 1.0))) / positives)  # mean precision over positives
-        f1 = 2.0 * tp_end / (ends + 1.0 + positives)
+        gained = np.diff(tp, prepend=0.0)  # positives in each run: recall gained at its threshold
+        pr_auc[j] = float(np.sum(gained * (tp / predicted)) / positives)  # mean precision over the positives
+        f1 = 2.0 * tp / (predicted + positives)
         best = int(np.argmax(f1))
-        best_f1[j], best_threshold[j] = float(f1[best]), float(ranked[ends[best]])
+        best_f1[j], best_threshold[j] = float(f1[best]), float(thresholds[best])
     return pr_auc, best_f1, best_threshold
 
 

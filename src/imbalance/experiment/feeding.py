@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from imbalance.data.sources import Rows, row_values
+from imbalance.data.sources import Rows, increasing, row_values
 from imbalance.heads import head_output
 
 __all__ = ["AUGMENTATIONS", "augmentation", "draws_of", "fit_dataset", "predict_rows", "shuffled"]
@@ -124,7 +124,7 @@ def _positions(rows: Rows) -> Callable[[Any], Any]:
     indices = np.asarray(rows.indices)
     small = len(rows.source) < 2**31
     dtype, tf_dtype = (np.int32, tf.int32) if small else (np.int64, tf.int64)
-    if indices.size < 2 or bool(np.all(indices[1:] > indices[:-1])):
+    if increasing(indices):
         sorted_rows = tf.constant(indices.astype(dtype, copy=False))
         return lambda row: tf.searchsorted(sorted_rows, tf.cast(row, tf_dtype))
     order = np.argsort(indices, kind="stable")
@@ -251,8 +251,7 @@ def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: st
     if batch_size is None:
         batch_size = int(np.clip(1_000_000 // max(row_values(rows), 1), 16, 4096))
     indices = np.asarray(rows.indices)
-    in_order = indices.size < 2 or bool(np.all(indices[1:] > indices[:-1]))  # a split's rows: no argsort kept
-    order = None if in_order else np.argsort(indices, kind="stable")
+    order = None if increasing(indices) else np.argsort(indices, kind="stable")  # a split's rows: no argsort kept
     sorted_rows = indices if order is None else indices[order]
     result: np.ndarray | None = None
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):

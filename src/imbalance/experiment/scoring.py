@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from imbalance._numeric import run_end_counts
 from imbalance.experiment.data import ComparisonData
 from imbalance.thresholds import Objective
 
@@ -253,26 +254,15 @@ LEAN_CURVE_ROWS = 1_000_000
 
 def _precision_recall(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``precision_recall_curve(y, scores)[:2]`` (scikit-learn's rule: one point per distinct score, read at the
-    end of its run of ties, from the highest threshold down, then ``(1, 0)``) in flat memory: int8 hits and the
-    sorted scores, one cumulative sum read at the run ends."""
+    end of its run of ties, from the highest threshold down, then ``(1, 0)``) in flat memory
+    (:func:`imbalance._numeric.run_end_counts`)."""
     if len(y) <= LEAN_CURVE_ROWS:
         from sklearn.metrics import precision_recall_curve
 
         precision, recall, _ = precision_recall_curve(y, scores)
         return precision, recall
-    order = np.argsort(scores, kind="stable")[::-1]
-    ranked = scores[order]
-    hits = (np.asarray(y)[order] != 0).astype(np.int8)
-    del order
-    ends = np.flatnonzero(ranked[1:] != ranked[:-1])
-    ends = np.append(ends, len(ranked) - 1)
-    del ranked
-    tps = np.cumsum(hits, dtype=np.float64)[ends]
-    del hits
-    fps = 1.0 + ends - tps
-    predicted = tps + fps
-    precision = np.zeros_like(tps)
-    np.divide(tps, predicted, out=precision, where=predicted != 0)
+    _, predicted, tps = run_end_counts(y, scores)
+    precision = tps / predicted  # at least one row predicted at every threshold
     recall = tps / tps[-1] if tps[-1] else np.ones_like(tps)
     return np.hstack((precision[::-1], 1.0)), np.hstack((recall[::-1], 0.0))
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from imbalance.data.sources import in_order
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.protocol import Unit, lean_split, out_of_fold, strata, target_count, unit_features
@@ -122,7 +123,7 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
             fit_idx, val_idx = train_test_split(positions, test_size=proto.val_size, random_state=seed,
                                                 stratify=key)
         if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
-            fit_idx, val_idx = (i if bool(np.all(i[1:] > i[:-1])) else np.sort(i) for i in (fit_idx, val_idx))
+            fit_idx, val_idx = in_order(fit_idx), in_order(val_idx)
         fit_x, fit_y, val_x, val_y = x_train[fit_idx], y_train[fit_idx], x_train[val_idx], y_train[val_idx]
         del fit_idx, val_idx, key  # the views hold what training needs (millions of streamed rows: tens of MB)
         m, seen = train_model(d, strategy, fit_x, fit_y, config.budget, model, seed, callbacks,
