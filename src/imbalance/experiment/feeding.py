@@ -134,8 +134,9 @@ def _positions(rows: Rows) -> Callable[[Any], Any]:
 
 
 def _lookup(targets: Any) -> Callable[[Any], Any]:
-    """``positions -> targets[positions]`` in ``tf.data``: the targets held as constants, and 0/1 float targets
-    (binary and multi-hot labels) held as uint8 and cast back per batch (1 byte a row, not 4)."""
+    """``positions -> targets[positions]`` in ``tf.data`` (targets or sample weights, one array or a structure):
+    held as constants, 0/1 float arrays (binary and multi-hot labels, weights of ones) as uint8 cast back per batch
+    (1 byte a row, not 4)."""
     import tensorflow as tf
 
     def constant(a: Any) -> tuple[Any, Any]:
@@ -206,15 +207,15 @@ def fit_dataset(rows: Rows, targets: np.ndarray, draw: Callable[[int], np.ndarra
                                              None if getattr(rows.source, "ordered", True) else seed)
     position = _positions(rows)
     targets_of = _lookup(targets)
-    w_t = None if weights is None else tf.nest.map_structure(lambda w: tf.constant(np.asarray(w, np.float32)),
-                                                             weights)
+    weights_of = None if weights is None else _lookup(tf.nest.map_structure(lambda w: np.asarray(w, np.float32),
+                                                                            weights))
 
     def label(row: Any, x: Any) -> tuple[Any, ...]:
         pos = position(row)
         y = targets_of(pos)
-        if w_t is None:
+        if weights_of is None:
             return x, y
-        return x, y, tf.nest.map_structure(lambda t: tf.gather(t, pos), w_t)
+        return x, y, weights_of(pos)
 
     ds = rows.dataset(epochs, sized).batch(batch).map(label, num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None and augment_classes:
