@@ -14,6 +14,7 @@ import numpy as np
 
 from imbalance._validation import as_numpy
 from imbalance.data._tf import tf
+from imbalance.data.sources import Feed
 from imbalance.labels import count_labels, inspect_labels, to_class_ids
 
 __all__ = ["ImblearnSampler"]
@@ -149,6 +150,6 @@ class ImblearnSampler:
             tf.TensorSpec((None,) + self._x.shape[1:], tf.as_dtype(self._x.dtype)),
             tf.TensorSpec((None,) + self._y_shape, tf.as_dtype(self._y_dtype)),
         )
-        return tf.data.Dataset.from_generator(self._batches, output_signature=signature).prefetch(2)
+        return tf.data.Dataset.from_generator(Feed(self._batches), output_signature=signature).prefetch(2)
 
     as_dataset = dataset

@@ -36,18 +36,20 @@ slices arrays (``x[train][fit]``) slices a source the same way without reading a
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from imbalance.data.io import DataError
 
-__all__ = ["IMAGE_EXTENSIONS", "ArraySource", "ImageFiles", "PipelineSource", "Rows", "Source", "image_folder",
-           "image_table", "in_order", "increasing", "is_source", "row_values"]
+__all__ = ["IMAGE_EXTENSIONS", "ArraySource", "Feed", "ImageFiles", "PipelineSource", "Rows", "Source", "feed_scope",
+           "image_folder", "image_table", "in_order", "increasing", "is_source", "row_values"]
 
 #: The image files an image source reads (those of :func:`keras.utils.image_dataset_from_directory`).
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -123,7 +125,63 @@ class Source:
                 raise IndexError(f"Row indices must lie in [0, {n}). Received a row {int(rows.max())}.")
             return rows
 
-        return checked
+        return Feed(checked)
+
+
+# --- what a generator-backed dataset reads through -------------------------------------------------------------
+
+_SCOPE: contextvars.ContextVar[list[Feed] | None] = contextvars.ContextVar("imbalance_feeds", default=None)
+
+
+class Feed:
+    """A callable that a ``tf.data`` generator reads its rows (or batches) through.
+
+    TensorFlow keeps every ``Dataset.from_generator`` generator, and so whatever it closes over (row indices, a
+    sampler's arrays), alive until the process ends: in eager mode its py_funcs are held by the global default graph.
+    A ``compare`` run builds a few such datasets, so each run would leave its rows in memory for good. A feed made
+    inside :func:`feed_scope` drops the callable when the scope ends (the run's rows are freed); outside a scope it
+    behaves exactly like the callable.
+
+    >>> with feed_scope():
+    ...     feed = Feed(lambda epoch: [epoch, epoch])
+    ...     feed(3)
+    [3, 3]
+    >>> feed(3)
+    Traceback (most recent call last):
+    ...
+    RuntimeError: This dataset's rows were released when the compare run that built it ended; build the dataset again.
+    """
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn: Callable[..., Any] | None = fn
+        scope = _SCOPE.get()
+        if scope is not None:
+            scope.append(self)
+
+    def __call__(self, *args: Any) -> Any:
+        fn = self._fn
+        if fn is None:
+            raise RuntimeError("This dataset's rows were released when the compare run that built it ended; build "
+                               "the dataset again.")
+        return fn(*args)
+
+    def release(self) -> None:
+        self._fn = None
+
+
+@contextlib.contextmanager
+def feed_scope() -> Iterator[None]:
+    """Every :class:`Feed` made inside (every source dataset built inside) is released when the block ends."""
+    feeds: list[Feed] = []
+    token = _SCOPE.set(feeds)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+        for feed in feeds:
+            feed.release()
 
 
 def is_source(value: Any) -> bool:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from imbalance.data.sources import in_order
+from imbalance.data.sources import feed_scope, in_order
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.protocol import Unit, lean_split, out_of_fold, strata, target_count, unit_features
@@ -173,8 +173,9 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
 
     started = time.perf_counter()
     try:
-        record, served, rule = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
-                                        _run_callbacks(job.callbacks, callbacks))
+        with feed_scope():  # the run's datasets read through feeds released here (TF keeps generators for good)
+            record, served, rule = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
+                                            _run_callbacks(job.callbacks, callbacks))
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
         message = error_message(error)
