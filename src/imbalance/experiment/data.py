@@ -182,10 +182,14 @@ def from_source(source: Any) -> ComparisonData:
         distinct, y = np.unique(y.astype(str), return_inverse=True)  # sorted names, each row's index among them
         names = [str(v) for v in distinct]
     info = inspect_labels(y, task=None, num_classes=len(names) if names is not None and y.ndim == 1 else None)
-    ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=info.num_classes)
+    compact = np.int8 if info.num_classes < 128 else np.int32
+    if info.task != "multilabel" and y.ndim == 1 and y.dtype == compact:
+        ids = y  # a source's compact class ids already (a table's): shared, not copied
+    else:
+        ids = to_multi_hot(y) if info.task == "multilabel" else to_class_ids(y, num_classes=info.num_classes)
+        if info.task != "multilabel":  # labels of many rows stay compact: 1-4 bytes a row, not 8
+            ids = ids.astype(compact)
     names = list(names) if names is not None else [str(k) for k in range(info.num_classes)]
-    if info.task != "multilabel":  # labels of many rows stay compact: 1-4 bytes a row, not 8
-        ids = ids.astype(np.int8 if info.num_classes < 128 else np.int32)
     return ComparisonData(name=source.name, x=source, y=ids, task=info.task, num_classes=info.num_classes,
                           class_names=names)
 

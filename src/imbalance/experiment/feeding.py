@@ -136,7 +136,7 @@ def _positions(rows: Rows) -> Callable[[Any], Any]:
 def _lookup(targets: Any) -> Callable[[Any], Any]:
     """``positions -> targets[positions]`` in ``tf.data`` (targets or sample weights, one array or a structure):
     held as constants, 0/1 float arrays (binary and multi-hot labels, weights of ones) as uint8 cast back per batch
-    (1 byte a row, not 4)."""
+    (1 byte a row, not 4); the function keeps only the constants, not the arrays it was given."""
     import tensorflow as tf
 
     def constant(a: Any) -> tuple[Any, Any]:
@@ -146,10 +146,11 @@ def _lookup(targets: Any) -> Callable[[Any], Any]:
         return tf.constant(a), None
 
     leaves = [constant(a) for a in tf.nest.flatten(targets)]
+    structure = tf.nest.map_structure(lambda _: 0, targets)  # not the arrays: the constants stand for them
 
     def gather(pos: Any) -> Any:
         out = [tf.gather(t, pos) if dtype is None else tf.cast(tf.gather(t, pos), dtype) for t, dtype in leaves]
-        return tf.nest.pack_sequence_as(targets, out)
+        return tf.nest.pack_sequence_as(structure, out)
 
     return gather
 
