@@ -53,13 +53,13 @@ class Candidate(str):
 
     @property
     def strategy(self) -> str:
-        """The trained strategy."""
-        return str.partition(self, "@")[0]
+        """The trained strategy (a plain ``str``: ``partition`` of a subclass without ``@`` returns the object itself)."""
+        return str(str.partition(self, "@")[0])
 
     @property
     def rule(self) -> str | None:
         """``None`` (the tuned threshold), ``"0.5"`` or ``"argmax"``."""
-        return str.partition(self, "@")[2] or None
+        return str(str.partition(self, "@")[2]) or None
 
     @property
     def tuned(self) -> bool:
