@@ -29,6 +29,9 @@ def test_a_candidate_is_its_display_string_and_its_typed_parts():
     assert split_candidate(c) == ("oversample", "0.5")
     assert pickle.loads(pickle.dumps(c)) == c and pickle.loads(pickle.dumps(c)).rule == "0.5"
     assert json.dumps({"best": c}) == '{"best": "oversample@0.5"}'
+    # the parts are plain strings (a tuned candidate's strategy once was the Candidate itself: its repr recursed)
+    assert type(tuned.strategy) is str and repr(tuned) == "Candidate('baseline', None)"
+    assert f"{tuned.strategy!r}" == "'baseline'"
 
 
 @pytest.mark.parametrize("strategy, rule", [("a@b", None), ("", None), ("baseline", "median"), ("baseline", 0.7),
