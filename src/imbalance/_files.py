@@ -17,9 +17,11 @@ import secrets
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_dir", "fsync_file", "fsync_tree",
+__all__ = ["atomic_file", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "fsync_file", "fsync_tree",
            "remove_stale_temporaries", "remove_tree", "replace_tree", "temporary_sibling"]
 
 
@@ -102,6 +104,33 @@ def fsync_tree(path: str | os.PathLike[str]) -> None:
         for name in files:
             fsync_file(os.path.join(root, name))
         fsync_dir(root)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """A temporary path beside ``path`` (ending in ``suffix``, for writers that want one) for a writer to fill; when
+    the block ends without an error it is ``fsync``-ed and renamed over ``path``, else removed. Temporaries of an
+    earlier, killed write of ``path`` are removed first.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "scores.npy"
+    >>> with atomic_file(target, ".npy") as tmp:
+    ...     _ = tmp.write_bytes(b"data")
+    >>> target.read_bytes(), [p.name for p in target.parent.iterdir()]
+    (b'data', ['scores.npy'])
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = temporary_sibling(path, suffix)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

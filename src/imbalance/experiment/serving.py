@@ -19,8 +19,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from imbalance._files import (fsync_dir, fsync_file, fsync_tree, remove_stale_temporaries, replace_tree,
-                              temporary_sibling)
+from imbalance._files import atomic_file, fsync_tree, remove_stale_temporaries, replace_tree, temporary_sibling
 from imbalance.experiment.data import ComparisonData
 from imbalance.heads import head_output
 
@@ -95,18 +94,8 @@ def save_model_atomically(model: Any, path: str | os.PathLike[str]) -> None:
     """``model.save`` to a temporary ``.keras`` file beside ``path``, ``fsync``, then renamed over ``path``: a
     reader (or a run killed mid-save) finds the old file or the new one, never a half-written one. Temporaries left
     by an earlier, killed save of the same file are removed first."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    tmp = temporary_sibling(path, ".keras")  # Keras wants the .keras suffix
-    try:
+    with atomic_file(path, ".keras") as tmp:  # Keras wants the .keras suffix
         model.save(tmp)
-        fsync_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
 
 
 def _keras_file_problem(path: Path) -> str | None:
