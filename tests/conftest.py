@@ -8,6 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # compare() runs in this process unless a test asks for workers: pytest-xdist already gives each core a process,
 # and a pool per call would spend the suite's time starting workers (tests/test_parallel.py tests the pools).
 os.environ.setdefault("IMBALANCE_WORKERS", "1")
+# One CPU thread per test process, as in compare's worker processes (imbalance.experiment.task.worker_environment):
+# pytest-xdist already runs one process per core, and TensorFlow's multi-threaded reductions add their partial sums in
+# an order that depends on the load, so a comparison in this process could differ in the last bits from one in a
+# worker (the behaviour pin's multi-label case, whose 2-epoch model ties most of its scores, then moves).
+for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder):

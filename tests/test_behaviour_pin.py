@@ -4,7 +4,10 @@ same run records, table, recommendation, files, thresholds and served decisions 
 The stored file ``tests/pins/compare_pin.json`` was written by ``python -m tests.pins.compare_pin`` on the commit
 before the renovation; a refactor lands only with this test unchanged and passing. One deliberate update since
 (issue 20, not a refactor): each case's list of written files gained ``.runs.jsonl.lock`` (the store's lock) and
-``best_savedmodel/`` (the export that serves without the package); every other value is as captured.
+``best_savedmodel/`` (the export that serves without the package); every other value is as captured. Another
+(issue 18 part 4, see ``tests/pins/compare_pin.py``): the served model is refitted by default, so each case's
+``served``, ``thresholds_json`` and ``files`` (the runs' stored scores) are the new ones; runs, tables,
+recommendations and reasons are as captured.
 """
 
 import importlib.util

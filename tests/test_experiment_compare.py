@@ -60,7 +60,10 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(binary_data, t
 def test_results_are_paired_and_scored_like_sklearn(binary_data, tmp_path, monkeypatch):
     from sklearn.metrics import f1_score
 
-    results = compare(binary_data, strategies=["baseline", "weighted_bce"], out_dir=tmp_path, **FAST)
+    # serve="first_unit": best.keras is then the first unit's model at that unit's threshold (the refitted model and
+    # its pooled threshold are tests/test_refit.py's)
+    results = compare(binary_data, strategies=["baseline", "weighted_bce"], out_dir=tmp_path, serve="first_unit",
+                      **FAST)
     assert len(results.runs) == 4
     table = results.table
     # F1 has no constraint: every strategy competes tuned and decided at 0.5.
@@ -163,7 +166,7 @@ def test_untuned_candidates_are_the_same_test_rows_decided_at_one_half(binary_da
 
 
 def test_an_untuned_recommendation_is_served_at_one_half(binary_data, tmp_path, monkeypatch):
-    results = compare(binary_data, strategies=["oversample"], out_dir=tmp_path, **FAST)
+    results = compare(binary_data, strategies=["oversample"], out_dir=tmp_path, serve="first_unit", **FAST)
     monkeypatch.setattr(type(results), "best", property(lambda self: "oversample@0.5"))
     results.save(tmp_path)
     served = keras.models.load_model(tmp_path / "best.keras")

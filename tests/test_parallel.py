@@ -21,7 +21,9 @@ def data():
     return x.astype(np.float32), y
 
 
-FAST = dict(epochs=2, seeds=2, progress=False, min_positives=5)
+# What these tests compare across engines is the runs; the served model is refitted in the driver after them, the
+# same whatever ran them (tests/test_refit.py), so it is left out here (serve="first_unit").
+FAST = dict(epochs=2, seeds=2, progress=False, min_positives=5, serve="first_unit")
 STRATEGIES_UNDER_TEST = ["baseline", "class_weight", "oversample"]
 
 
@@ -132,6 +134,7 @@ def test_gpus_are_shared_out_one_per_worker(tmp_path):
     assert [execution._claim_slot(tmp_path) for _ in range(3)] == [0, 1, 2]  # each worker its own slot
 
 
+@pytest.mark.slow  # ~40 s on 2 cores (make test-slow); make test runs Ray on a streamed table, the test below
 def test_on_ray_the_runs_are_those_of_one_process(data, serial, tmp_path):
     pytest.importorskip("ray")
     one, _ = serial
@@ -154,7 +157,7 @@ def test_on_ray_a_streamed_table_gives_the_runs_of_one_process(tmp_path):
     frame["a"] += 1.5 * frame["label"]
     frame.to_csv(tmp_path / "t.csv", index=False)
     kwargs = dict(strategies=["baseline", "oversample"], epochs=2, seeds=1, folds=None, progress=False,
-                  min_positives=5)
+                  min_positives=5, serve="first_unit")
     serial = compare(table_source(tmp_path / "t.csv", "label"), workers=1, **kwargs)
     on_ray = compare(table_source(tmp_path / "t.csv", "label"), ray="local", workers=2, **kwargs)
     assert serial.runs and not serial.failed and not on_ray.failed

@@ -24,7 +24,10 @@ from imbalance.experiment import compare
 from imbalance.experiment.serving import (EXPORT_DIR, INPUT_NAME, SIGNATURE, ModelFileError, export_saved_model,
                                           export_unavailable, model_file_ok, save_model_atomically)
 
-TINY = dict(strategies=["baseline"], objective="f1", epochs=1, seeds=1, progress=False, min_positives=5)
+# serve="first_unit": these tests are about the files of the first unit's model, which save checks and copies to
+# best.keras (a refitted model is written from memory; tests/test_refit.py checks its files and export)
+TINY = dict(strategies=["baseline"], objective="f1", epochs=1, seeds=1, progress=False, min_positives=5,
+            serve="first_unit")
 NO_EXPORT = export_unavailable()
 needs_export = pytest.mark.skipif(NO_EXPORT is not None, reason=str(NO_EXPORT))
 

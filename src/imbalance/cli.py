@@ -177,6 +177,8 @@ def _print_results(results: Any, out: Optional[Path]) -> None:
     if out is not None:
         console.print(f"Report: {out / 'report.html'}   best model: {out / 'best.keras'}   runs: "
                       f"{out / 'runs.jsonl'}", highlight=False)
+        if getattr(results, "served", None) is not None:
+            console.print(results.served.sentence(), highlight=False, style="dim")
         if getattr(results, "export_path", None) is not None:
             console.print(f"SavedModel (serves without imbalance: tf.saved_model.load, TF Serving): "
                           f"{results.export_path}", highlight=False)
@@ -283,6 +285,11 @@ def compare_command(
     stream: bool = typer.Option(False, "--stream", help="A table bigger than memory: read it in chunks (pyarrow), "
                                                         "preprocessing fitted on a sample of each run's training "
                                                         "rows; only the labels are held in memory."),
+    serve: str = typer.Option("auto", help="What best.keras serves: refit (the recommended strategy trained again "
+                                           "on every row, its threshold tuned on every unit's out-of-sample "
+                                           "scores), first-unit (the model and threshold of seed 0, fold 0), or "
+                                           "auto (refit, but first-unit for --stream tables above a million "
+                                           "rows)."),
 ) -> None:
     """Train the same model under each strategy over paired splits; print the table and the verdict."""
     from imbalance.experiment import compare
@@ -301,6 +308,7 @@ def compare_command(
         augment=augment,
         augment_classes=augment_classes,
         early_stopping=early_stopping,
+        serve=serve,
         strategies=chosen,
         objective=objective,
         class_id=class_id,

@@ -53,6 +53,13 @@ class Progress:
             self._progress.update(self._runs, description=f"runs: {description}")
             self._progress.reset(self._epochs, total=epochs, description="  epochs")
 
+    def start_refit(self, description: str, epochs: int) -> None:
+        """The served model refitted on every row, after the runs: one step, with its epoch bar."""
+        if self._progress is not None:
+            self._progress.update(self._runs, description=description)
+            self._progress.update(self._epochs, visible=True)
+            self._progress.reset(self._epochs, total=epochs, description="  epochs")
+
     def finish_run(self, description: str = "", failed: bool = False) -> None:
         self.failures += bool(failed)
         if self._progress is not None:

@@ -34,8 +34,8 @@ from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.training import Budget, predict_scores, train_model
 from imbalance.splits import stratified_split, stratify_key
 
-__all__ = ["Protocol", "Unit", "check_confidence", "out_of_fold", "relevant_classes", "strata", "target_count",
-           "unit_features"]
+__all__ = ["Protocol", "Unit", "all_features", "check_confidence", "out_of_fold", "relevant_classes", "strata",
+           "target_count", "unit_features"]
 
 
 @dataclass(frozen=True)
@@ -252,6 +252,22 @@ def unit_features(d: ComparisonData, unit: Unit) -> tuple[Any, Any]:
     x_test = transformer.transform(d.x.iloc[unit.test])
     dense = [np.asarray(a.todense() if hasattr(a, "todense") else a, np.float32) for a in (x_train, x_test)]
     return dense[0], dense[1]
+
+
+def all_features(d: ComparisonData, seed: int = 0) -> Any:
+    """Every row's features, to train on (a refitted served model): an array, or a
+    :class:`~imbalance.data.sources.Rows` view of every row of a source (nothing read); a table's preprocessor, or a
+    source's transform, fitted on every row."""
+    n = len(d.y)
+    if d.streamed:
+        from imbalance.data.sources import Rows
+
+        every = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+        return Rows(d.x, every, d.x.fit_transform(every, seed))
+    if d.preprocessor is None:
+        return np.asarray(d.x, np.float32)
+    x = d.preprocessor().fit_transform(d.x)
+    return np.asarray(x.todense() if hasattr(x, "todense") else x, np.float32)
 
 
 def out_of_fold(d: ComparisonData, strategy: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,

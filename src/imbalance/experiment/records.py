@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from imbalance._files import atomic_write_text
+import numpy as np
+
+from imbalance._files import atomic_file, atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from imbalance.thresholds import Objective
 
-__all__ = ["RUNS_FILE", "RunRecord", "RunStore"]
+__all__ = ["RUNS_FILE", "SCORES_DIR", "OutOfSample", "RunRecord", "RunStore", "ScoreStore"]
 
 RUNS_FILE = "runs.jsonl"
+#: The folder beside ``runs.jsonl`` that keeps each run's test scores (:class:`ScoreStore`).
+SCORES_DIR = "scores"
 
 
 @dataclass
@@ -39,7 +45,8 @@ class RunRecord(Mapping):
     (``"validation"`` | ``"cv"``), row counts, ``threshold`` and how it was chosen (``threshold_note``).
     Scores on test at the tuned decision: ``objective``, ``precision``, ``recall``, ``fbeta``, ``held`` (constraint
     objectives), ``pr_auc``, ``balanced_accuracy``, ``confusion``, ``per_class``, ``pr_curve``; the same at the
-    untuned decision in the ``untuned_*`` fields. ``decision`` is set on candidate records only. A run that raised
+    untuned decision in the ``untuned_*`` fields. With early stopping, ``best_epoch`` is the epoch whose weights were
+    restored (the mean over the unit's models). ``decision`` is set on candidate records only. A run that raised
     has ``error`` (and no scores); ``attempts`` counts the tries of a run whose worker died under it.
 
     Records read like the dicts they were before (``r["objective"]``, ``r.get("held")``); a field that is
@@ -80,6 +87,7 @@ class RunRecord(Mapping):
     untuned_per_class: dict[str, list[float]] | None = None
     untuned_positives_per_row: float | None = None
     diagnosis: dict[str, Any] | None = None
+    best_epoch: float | None = None  # with early stopping: the epoch whose weights were restored (mean of the models)
     decision: str | None = None
     error: str | None = None  # a run that raised: the exception; it has no scores and is retried on resume
     attempts: int | None = None  # tries it took when a worker died under it (absent: the first)
@@ -277,3 +285,60 @@ class RunStore:
 
 def _key(record: RunRecord) -> tuple[Any, ...]:
     return record.config_id, record.strategy, record.seed, record.fold
+
+
+@dataclass
+class OutOfSample:
+    """One run's out-of-sample scores (probabilities, float32 ``(rows, outputs)``, each from a model that did not
+    train on its row): ``test`` of the unit's test rows, in their order; ``tuning`` of the rows its threshold was
+    tuned on (a validation split, or every training row scored out of fold), whose row ids are ``tuning_rows``."""
+
+    test: np.ndarray
+    tuning_rows: np.ndarray
+    tuning: np.ndarray
+
+
+class ScoreStore:
+    """Each finished run's :class:`OutOfSample` scores, what a refitted served model's threshold is tuned on
+    (:mod:`imbalance.experiment.refit`).
+
+    With a folder they are ``scores/<config_id>/<strategy>/seed<S>-fold<F>.npz`` beside ``runs.jsonl``, each written
+    atomically, so a resumed comparison finds the scores of the runs it skips; without one they are held in memory.
+    ``compare`` keeps them when it refits the served model.
+    A file that is missing or unreadable reads as ``None`` (that run's rows are then left out of the pool).
+
+    >>> store = ScoreStore(None, "abc")
+    >>> store.put("baseline", 0, 1, OutOfSample(np.array([[0.25]]), np.array([3]), np.array([[0.5]])))
+    >>> store.get("baseline", 0, 1).test.tolist(), store.get("baseline", 1, 0)
+    ([[0.25]], None)
+    """
+
+    def __init__(self, folder: str | Path | None, config_id: str) -> None:
+        self.folder = Path(folder) / SCORES_DIR / config_id if folder is not None else None
+        self._memory: dict[tuple[str, int, int], OutOfSample] = {}
+
+    def path(self, strategy: str, seed: int, fold: int) -> Path | None:
+        """Where one run's scores are kept (``None`` in memory); a strategy name is made safe as a folder name."""
+        if self.folder is None:
+            return None
+        return self.folder / re.sub(r"[^\w.+-]", "_", strategy) / f"seed{int(seed)}-fold{int(fold)}.npz"
+
+    def put(self, strategy: str, seed: int, fold: int, scores: OutOfSample) -> None:
+        scores = OutOfSample(np.asarray(scores.test, np.float32), np.asarray(scores.tuning_rows),
+                             np.asarray(scores.tuning, np.float32))
+        path = self.path(strategy, seed, fold)
+        if path is None:
+            self._memory[(strategy, int(seed), int(fold))] = scores
+            return
+        with atomic_file(path, ".npz") as tmp:  # no copy in memory: millions of rows are tens of MB
+            np.savez(tmp, test=scores.test, tuning_rows=scores.tuning_rows, tuning=scores.tuning)
+
+    def get(self, strategy: str, seed: int, fold: int) -> OutOfSample | None:
+        path = self.path(strategy, seed, fold)
+        if path is None:
+            return self._memory.get((strategy, int(seed), int(fold)))
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return OutOfSample(stored["test"], stored["tuning_rows"], stored["tuning"])
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # absent (stored before scores were kept), or cut short
+            return None

@@ -331,7 +331,10 @@ def render_report(results: "Results") -> str:
         "</details>",
         "<p class='muted'>Files: <code>runs.jsonl</code> (one line per run), <code>results.csv</code>, "
         "<code>best.keras</code> (the recommended strategy's model: outputs <code>scores</code> and "
-        "<code>decisions</code>), <code>thresholds.json</code>.</p>",
+        "<code>decisions</code>; "
+        + (html.escape(results.served.sentence().removeprefix("best.keras: ").rstrip("."))
+           if results.served is not None else "the model of seed 0, fold 0, and the threshold tuned in that unit")
+        + "), <code>thresholds.json</code>.</p>",
         "</body></html>",
     ]
     return "\n".join(parts)

@@ -9,7 +9,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
 from imbalance.experiment.serving import (EXPORT_DIR, ExportSkippedWarning, export_saved_model, export_unavailable,
                                          load_model_file, save_model_atomically, with_decision)
 from imbalance.thresholds import Objective
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imbalance.experiment.refit import Served
 
 __all__ = ["Results"]
 
@@ -53,6 +56,23 @@ class Results:
     export_path: Path | None = field(default=None, init=False, repr=False, compare=False)
     export_note: str | None = field(default=None, init=False, repr=False, compare=False)
     failed: list[RunRecord] = field(default_factory=list)  # runs that raised (``error``): no scores, retried on resume
+    _served: "Served | None" = field(default=None, init=False, repr=False, compare=False)
+    _pending_refit: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def defer_refit(self, job: Any) -> None:
+        """Have :attr:`served` made by ``job(self)`` when first asked for (``compare(serve="refit")``)."""
+        self._pending_refit = job
+
+    @property
+    def served(self) -> "Served | None":
+        """The refitted served model (:class:`~imbalance.experiment.refit.Served`: the recommended candidate trained on
+        every row, its threshold tuned on every unit's out-of-sample scores), trained the first time it is asked for
+        (:meth:`save` asks); ``None`` with ``compare(serve="first_unit")``: ``best.keras`` is then the first unit's
+        model."""
+        if self._served is None and self._pending_refit is not None and self.candidates:
+            self._served = self._pending_refit(self)
+            self._pending_refit = None
+        return self._served
 
     @property
     def goal(self) -> Objective:
@@ -195,6 +215,9 @@ class Results:
         it). Elsewhere the export is skipped with an :class:`~imbalance.experiment.serving.ExportSkippedWarning`, and
         :attr:`export_note` says why.
 
+        With a refitted served model (:attr:`served`, ``compare(serve="refit")``) ``best.keras`` is that model and
+        ``thresholds.json`` its rule, with ``"served"`` saying how both were made.
+
         Every model file is written atomically, and the recommended strategy's ``models/<strategy>.keras`` is loaded
         before it is copied or served: a truncated one (a run killed mid-save) raises
         :class:`~imbalance.experiment.serving.ModelFileError` naming it, before any other output is written.
@@ -206,17 +229,25 @@ class Results:
             raise ValueError("`out_dir` is required: compare() was run without one.")
         out.mkdir(parents=True, exist_ok=True)
         best = Candidate.parse(self.best)
-        source, model = self._checked_model(best.strategy, out)
+        refitted = self.served if self.served is not None and self.served.candidate == best else None
+        if refitted is None:
+            source, model = self._checked_model(best.strategy, out)
         if self.out_dir is None or Path(self.out_dir).resolve() != out.resolve():
             RunStore(out / RUNS_FILE).write(self.runs)
         atomic_write_text(out / "results.csv", self.table.to_csv(index=False))
-        if best.tuned:
+        if refitted is not None:
+            served = refitted.model
+            save_model_atomically(served, out / "best.keras")
+            atomic_write_text(out / "thresholds.json", json.dumps(self._served_rule(refitted), indent=2) + "\n")
+        elif best.tuned:
             served = model
             atomic_write_bytes(out / "best.keras", source.read_bytes())
         else:
-            served = with_decision(model, self._fixed_rule(best))
+            served = with_decision(model, self.fixed_rule(best))
             save_model_atomically(served, out / "best.keras")
-        if best.tuned:
+        if refitted is not None:
+            pass  # its rule was written with it
+        elif best.tuned:
             thresholds = out / "thresholds" / f"{best.strategy}.json"
             if thresholds.exists() and self.objective.is_constraint:
                 # the tuner's file, plus what the constraint did on test (ThresholdTuner.load reads past it)
@@ -226,13 +257,30 @@ class Results:
             elif thresholds.exists():
                 atomic_write_bytes(out / "thresholds.json", thresholds.read_bytes())
         else:
-            fixed = {"strategy": best.strategy, "decision": best.rule, "tuned": False,
-                     "thresholds": [0.5] * self.data.outputs if best.rule == "0.5" else [],
-                     "class_id": self.config.class_id}
-            atomic_write_text(out / "thresholds.json", json.dumps(fixed, indent=2) + "\n")
+            atomic_write_text(out / "thresholds.json", json.dumps(self._untuned_rule(best), indent=2) + "\n")
         write_report(self, out / "report.html")
         self._export(served, out / EXPORT_DIR, export)
         return out
+
+    def _untuned_rule(self, best: Candidate) -> dict[str, Any]:
+        return {"strategy": best.strategy, "decision": best.rule, "tuned": False,
+                "thresholds": [0.5] * self.data.outputs if best.rule == "0.5" else [],
+                "class_id": self.config.class_id}
+
+    def _served_rule(self, served: "Served") -> dict[str, Any]:
+        """``thresholds.json`` of a refitted model: its tuner's JSON (or the untuned rule's), what the constraint did
+        on the units' test rows (``on_test``) and how the served model was made (``served``)."""
+        best = served.candidate
+        if not best.tuned:
+            rule = self._untuned_rule(best)
+        elif served.rule is not None:
+            rule = served.rule.to_dict()
+        else:
+            rule = {"strategy": best.strategy, "decision": "argmax", "tuned": False, "thresholds": []}
+        if best.tuned and self.objective.is_constraint:
+            rule["on_test"] = self.on_test(best)
+        rule["served"] = served.describe()
+        return rule
 
     def on_test(self, candidate: str | None = None) -> dict[str, Any]:
         """What a constraint objective's constraint did on the test rows of every unit, for ``candidate`` (default:
@@ -281,7 +329,7 @@ class Results:
         if export:
             warnings.warn(self.export_note, ExportSkippedWarning, stacklevel=3)
 
-    def _fixed_rule(self, candidate: Candidate) -> Any:
+    def fixed_rule(self, candidate: Candidate) -> Any:
         """The candidate's untuned rule, fitted to this data's outputs (for its layer)."""
         return candidate.decision(task=self.data.task).fit(None, np.full((1, self.data.outputs), 0.5))
 

@@ -21,11 +21,14 @@ The orchestration only; each concept has its own module:
   under a lock and merged with what is there, so two comparisons sharing the folder keep both sets of runs);
   running the same command again skips the runs already there, so an interrupted comparison resumes where it
   stopped;
+* :mod:`~imbalance.experiment.refit`: after the runs, the recommended strategy trained on every row, its threshold
+  tuned on every unit's out-of-sample scores (``serve="refit"``, the default for data of up to a million rows);
 * :mod:`~imbalance.experiment.results` (:class:`Results`) holds it all and saves the report and the served model.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -37,13 +40,14 @@ import numpy as np
 
 from imbalance._files import atomic_write_bytes, atomic_write_text
 from imbalance._validation import check_integer
-from imbalance.experiment.candidates import describe_rule, split_candidate
+from imbalance.experiment.candidates import Candidate, describe_rule, split_candidate
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData, prepare_data
 from imbalance.experiment.execution import Serial, check_engine_args, make_engine
 from imbalance.experiment.progress import Progress
 from imbalance.experiment.protocol import Protocol, check_confidence, out_of_fold
-from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore
+from imbalance.experiment.records import RUNS_FILE, RunRecord, RunStore, ScoreStore
+from imbalance.experiment.refit import Served, check_serve, refit, resolve_serve
 from imbalance.experiment.results import Results
 from imbalance.experiment.serving import model_file_ok, save_model_atomically
 from imbalance.experiment.task import RunJob, RunOutcome, RunTask, run_unit
@@ -83,6 +87,7 @@ def compare(
     augment: str | Sequence[str] | None = None,
     augment_classes: int | str | Sequence[int | str] | None = None,
     output: str | None = None,
+    serve: str = "auto",
 ) -> Results:
     """Train the same model under each strategy on the same paired splits; return :class:`Results`.
 
@@ -126,6 +131,13 @@ def compare(
             ``(x, {head: labels})`` (``x`` may be a dict of named inputs), the strategy sets that head's loss
             (and weights, samples by its labels), the other heads keep the losses the factory compiled, and the
             thresholds and the served model decide on that head.
+        serve: what ``best.keras`` serves (:mod:`imbalance.experiment.refit`). ``"refit"``: the recommended strategy
+            is trained once more on every row (when first needed: by ``Results.save`` or ``Results.served``), and its threshold is tuned on the out-of-sample
+            scores of every unit (each row a unit's model did not train on — its test rows and the rows its
+            threshold was tuned on — once); ``Results.served`` says how. ``"first_unit"``: the first unit's model
+            (trained on that unit's training rows) and the threshold tuned inside that unit. ``"auto"`` (default):
+            ``"refit"``, except for a feature source of more than a million rows (``"first_unit"``: a unit has seen
+            most of what a refit would, and a refit would read the whole source again).
 
     ``data`` may be a feature source (:mod:`imbalance.data.sources`: an image folder, a table of image paths, a
     table streamed from disk, your own ``tf.data`` pipeline): splits, folds, weights and samplers then work on the
@@ -161,6 +173,7 @@ def compare(
     check_integer("epochs", epochs, 1)
     check_integer("seeds", seeds, 1)
     check_engine_args(workers, ray)
+    serve = resolve_serve(check_serve(serve), d)
     given = {"test_size": test_size, "val_size": val_size, "folds": folds, "inner_folds": inner_folds,
              "min_positives": min_positives}
     base = protocol or Protocol()
@@ -198,6 +211,7 @@ def compare(
     todo = [RunTask(s, u) for u in units for s in names if (s, u.seed, u.fold) not in done]
     runs, failed = list(kept), []
     models: dict[str, Any] = {}
+    scores = ScoreStore(out, config.config_id)
     job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names}, callbacks)
     bar = Progress(progress, total=len(order), completed=len(order) - len(todo))
     engine = make_engine(job, workers, ray, len(todo), progress=bar)
@@ -208,6 +222,9 @@ def compare(
         for outcome in engine.run(todo):
             record = outcome.record
             (failed if outcome.failed else runs).append(record)
+            if serve == "refit" and outcome.scores is not None and not outcome.failed:
+                scores.put(record.strategy, record.seed, record.fold, outcome.scores)
+                outcome.scores = None
             if outcome.task.serves and not outcome.failed:
                 served = _keep_served(outcome, out)
                 if served is not None:
@@ -219,7 +236,35 @@ def compare(
             bar.finish_run(str(outcome.task), failed=outcome.failed)
     runs.sort(key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
     failed.sort(key=lambda r: order.get((r.strategy, r.seed, r.fold), 1 << 30))
-    return Results(runs=runs, config=config, data=d, objective=goal, models=models, out_dir=out, failed=failed)
+    results = Results(runs=runs, config=config, data=d, objective=goal, models=models, out_dir=out, failed=failed)
+    if serve == "refit" and runs:  # trained when first needed: by save(), or results.served
+        results.defer_refit(functools.partial(_refit, units=units, scores=scores, model=model, callbacks=callbacks,
+                                              progress=progress))
+    return results
+
+
+def _refit(results: Results, units: Sequence[Any], scores: ScoreStore, model: Any, callbacks: Any,
+           progress: bool) -> Served:
+    """The recommended candidate refitted on every row (:func:`imbalance.experiment.refit.refit`), in this process,
+    with an epoch bar; its datasets released when it ends."""
+    import keras
+
+    from imbalance.data.sources import feed_scope
+    from imbalance.experiment.refit import refit_epochs
+    from imbalance.experiment.task import _run_callbacks
+
+    best = Candidate.parse(results.best)
+    d, config = results.data, results.config
+    with Progress(progress, total=1, completed=0) as bar:
+        bar.start_refit(f"served model: {best} refitted on all {len(d.y):,} rows",
+                        refit_epochs(config, results.runs, best.strategy))
+        own = [bar.epoch_callback()] if bar.enabled else []
+        with feed_scope():
+            served = refit(d, config, best, units, results.runs, scores, model, _run_callbacks(callbacks, own),
+                           fixed_rule=None if best.tuned else results.fixed_rule(best))
+        bar.finish_run()
+    keras.backend.clear_session(free_memory=False)
+    return served
 
 
 def _keep_served(outcome: RunOutcome, out: Path | None) -> Any:

@@ -23,7 +23,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -31,14 +31,14 @@ from imbalance.data.sources import feed_scope, in_order
 from imbalance.experiment.config import ComparisonConfig
 from imbalance.experiment.data import ComparisonData
 from imbalance.experiment.protocol import Unit, lean_split, out_of_fold, strata, target_count, unit_features
-from imbalance.experiment.records import RunRecord
+from imbalance.experiment.records import OutOfSample, RunRecord
 from imbalance.experiment.scoring import diagnosis, evaluate, tune
 from imbalance.experiment.serving import served_model
 from imbalance.experiment.training import predict_scores, train_model
 from imbalance.splits import stratified_split
 from imbalance.thresholds import Objective
 
-__all__ = ["RunJob", "RunOutcome", "RunTask", "execute", "failed_record", "run_unit"]
+__all__ = ["RunJob", "RunOutcome", "RunTask", "UnitResult", "execute", "failed_record", "run_unit"]
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,26 @@ class RunTask:
         return f"{self.strategy} · seed {self.unit.seed} · fold {self.unit.fold}"
 
 
+class UnitResult(NamedTuple):
+    """What :func:`run_unit` returns: the run's record; its out-of-sample scores (probabilities, float32 ``(rows,
+    outputs)``, from models that did not train on those rows): ``test_scores`` of the unit's test rows in their
+    order, ``tuning_scores`` of the rows its threshold was tuned on, ``tuning_rows`` (their row ids in the data) —
+    what a refitted served model's threshold is tuned on; and, for the first unit (seed 0, fold 0), its served model
+    and decision rule (else ``None``)."""
+
+    record: RunRecord
+    served: Any
+    rule: Any
+    test_scores: np.ndarray
+    tuning_rows: np.ndarray
+    tuning_scores: np.ndarray
+
+
 @dataclass
 class RunOutcome:
-    """A finished task: its record and, for the first unit, the served model — in memory (``served``, when the run
-    ran in this process) or as the bytes of its ``.keras`` file and its rule's JSON (from another process)."""
+    """A finished task: its record, its test scores and, for the first unit, the served model — in memory
+    (``served``, when the run ran in this process) or as the bytes of its ``.keras`` file and its rule's JSON (from
+    another process)."""
 
     task: RunTask
     record: RunRecord
@@ -93,6 +109,7 @@ class RunOutcome:
     rule: Any = None
     model_bytes: bytes | None = None
     rule_json: str | None = None
+    scores: OutOfSample | None = None  # the run's out-of-sample scores (test rows and tuning rows)
 
     @property
     def failed(self) -> bool:
@@ -100,11 +117,11 @@ class RunOutcome:
 
 
 def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strategy: str, unit: Unit,
-             model: Any = "mlp", callbacks: Sequence[Any] = ()) -> tuple[RunRecord, Any, Any]:
+             model: Any = "mlp", callbacks: Sequence[Any] = ()) -> UnitResult:
     """Train one strategy on one unit, tune the threshold inside the unit's training rows, score its test rows.
 
-    Returns the run's record and, for the first unit (seed 0, fold 0), the served model and its decision rule
-    (else ``None, None``).
+    Returns a :class:`UnitResult`: the run's record, its test scores and, for the first unit (seed 0, fold 0), the
+    served model and its decision rule (else ``None, None``).
     """
     from sklearn.model_selection import train_test_split
 
@@ -125,6 +142,7 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
         if d.streamed:  # a source's rows in file order (the same rows): a table is then read front to back
             fit_idx, val_idx = in_order(fit_idx), in_order(val_idx)
         fit_x, fit_y, val_x, val_y = x_train[fit_idx], y_train[fit_idx], x_train[val_idx], y_train[val_idx]
+        tuning_rows = unit.train[val_idx]
         del fit_idx, val_idx, key  # the views hold what training needs (millions of streamed rows: tens of MB)
         m, seen = train_model(d, strategy, fit_x, fit_y, config.budget, model, seed, callbacks,
                               validation=(val_x, val_y))
@@ -136,6 +154,7 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
         fitted, val_scores, test_scores, seen = out_of_fold(d, strategy, x_train, y_train, x_test, key,
                                                             config.budget, proto.inner_folds, model, seed, callbacks)
         val_y = y_train
+        tuning_rows = unit.train
     rule, threshold_note = tune(d, config.objective, config.class_id, config.confidence, val_y, val_scores)
     record = RunRecord(
         config_id=config.config_id, strategy=strategy, seed=unit.seed, fold=unit.fold, outer=unit.outer,
@@ -145,9 +164,18 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
         **evaluate(d, goal, config.class_id, rule, y_test, test_scores),
     )
     record.diagnosis = diagnosis(d, y_test, test_scores)
+    if config.budget.patience is not None:  # where early stopping left each model: the epochs a refit trains
+        record.best_epoch = float(np.mean([_best_epoch(m) for m in fitted]))
     if unit.seed == 0 and unit.fold == 0:
-        return record, served_model(d, fitted, rule), rule
-    return record, None, None
+        return UnitResult(record, served_model(d, fitted, rule), rule, test_scores, tuning_rows, val_scores)
+    return UnitResult(record, None, None, test_scores, tuning_rows, val_scores)
+
+
+def _best_epoch(model: Any) -> int:
+    """The epoch (from 1) whose weights early stopping restored: the lowest validation loss of the model's fit."""
+    history = getattr(getattr(model, "history", None), "history", None) or {}
+    losses = history.get("val_loss") or []
+    return int(np.argmin(losses)) + 1 if len(losses) else 0
 
 
 def _run_callbacks(user: Any, own: Sequence[Any]) -> Callable[[], list[Any]]:
@@ -174,8 +202,11 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
     started = time.perf_counter()
     try:
         with feed_scope():  # the run's datasets read through feeds released here (TF keeps generators for good)
-            record, served, rule = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
-                                            _run_callbacks(job.callbacks, callbacks))
+            result = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
+                              _run_callbacks(job.callbacks, callbacks))
+            record, served, rule = result.record, result.served, result.rule
+            scores = OutOfSample(result.test_scores, result.tuning_rows, result.tuning_scores)
+            del result
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
         message = error_message(error)
@@ -187,7 +218,7 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
     if task.attempt > 1:
         record = replace(record, attempts=task.attempt)
     if served is None or not portable:
-        return RunOutcome(task, record, served, rule)
+        return RunOutcome(task, record, served, rule, scores=scores)
     with tempfile.TemporaryDirectory(prefix="imbalance-run-") as tmp:
         model_path = Path(tmp) / f"{task.strategy}.keras"
         served.save(model_path)
@@ -195,7 +226,8 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
         if rule is not None:
             rule.save(Path(tmp) / "rule.json")
             rule_json = (Path(tmp) / "rule.json").read_text(encoding="utf-8")
-        return RunOutcome(task, record, model_bytes=model_path.read_bytes(), rule_json=rule_json)
+        return RunOutcome(task, record, model_bytes=model_path.read_bytes(), rule_json=rule_json,
+                          scores=scores)
 
 
 #: An exception raised inside a ``tf.data`` pipeline (a source's reader) as TensorFlow reports it: its own line.
