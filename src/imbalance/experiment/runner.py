@@ -212,7 +212,8 @@ def compare(
     runs, failed = list(kept), []
     models: dict[str, Any] = {}
     scores = ScoreStore(out, config.config_id)
-    job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names}, callbacks)
+    job = RunJob(d, goal, config, model, {s: get_strategy(s) for s in names}, callbacks,
+                 keep_scores=serve == "refit")
     bar = Progress(progress, total=len(order), completed=len(order) - len(todo))
     engine = make_engine(job, workers, ray, len(todo), progress=bar)
     bar.workers = engine.workers if isinstance(engine, Serial) else max(2, engine.workers or 2)
@@ -222,9 +223,9 @@ def compare(
         for outcome in engine.run(todo):
             record = outcome.record
             (failed if outcome.failed else runs).append(record)
-            if serve == "refit" and outcome.scores is not None and not outcome.failed:
+            if outcome.scores is not None and not outcome.failed:
                 scores.put(record.strategy, record.seed, record.fold, outcome.scores)
-                outcome.scores = None
+            outcome.scores = None
             if outcome.task.serves and not outcome.failed:
                 served = _keep_served(outcome, out)
                 if served is not None:

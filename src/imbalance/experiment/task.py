@@ -52,6 +52,7 @@ class RunJob:
     model: str | Callable[..., Any] = "mlp"
     strategies: dict[str, Any] = field(default_factory=dict)
     callbacks: Sequence[Any] | Callable[[], Sequence[Any]] = ()  # the user's, added to every run's fit
+    keep_scores: bool = False  # each outcome carries the run's out-of-sample scores (a refitted served model's)
 
     def register_strategies(self) -> None:
         """Make the job's strategies known in this process (a no-op where they are registered already)."""
@@ -205,8 +206,9 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
             result = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
                               _run_callbacks(job.callbacks, callbacks))
             record, served, rule = result.record, result.served, result.rule
-            scores = OutOfSample(result.test_scores, result.tuning_rows, result.tuning_scores)
-            del result
+            scores = OutOfSample(result.test_scores, result.tuning_rows, result.tuning_scores) \
+                if job.keep_scores else None
+            del result  # without keep_scores the scores go now (millions of streamed rows: tens of MB)
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
         message = error_message(error)
