@@ -42,16 +42,21 @@ def run_end_counts(hits: Any, scores: Any) -> tuple[np.ndarray, np.ndarray, np.n
     The curve behind ``precision_recall_curve`` / ``average_precision_score`` and the best-F1 search of a
     diagnosis.
 
+    The counts are integers (int32 below 2**30 rows: 4 bytes a distinct score, not 8).
+
     >>> t, predicted, tp = run_end_counts([1, 0, 1, 1], [0.9, 0.8, 0.8, 0.1])
     >>> t.tolist(), predicted.tolist(), tp.tolist()
-    ([0.9, 0.8, 0.1], [1.0, 3.0, 4.0], [1.0, 2.0, 3.0])
+    ([0.9, 0.8, 0.1], [1, 3, 4], [1, 2, 3])
     """
     scores = np.asarray(scores).reshape(-1)
+    count = np.int32 if len(scores) < 2**30 else np.int64
     order = np.argsort(scores, kind="stable")[::-1]
     ranked = scores[order]
     ordered_hits = np.asarray(hits).reshape(-1)[order] != 0
     del order
-    ends = np.flatnonzero(ranked[1:] != ranked[:-1])
-    ends = np.append(ends, len(ranked) - 1) if len(ranked) else ends
-    tp = np.cumsum(ordered_hits, dtype=np.float64)[ends]
-    return ranked[ends], ends + 1.0, tp
+    ends = np.flatnonzero(ranked[1:] != ranked[:-1]).astype(count)
+    ends = np.append(ends, count(len(ranked) - 1)) if len(ranked) else ends
+    tp = np.cumsum(ordered_hits, dtype=count)[ends]
+    del ordered_hits
+    ends += 1  # rows predicted at each threshold
+    return ranked[ends - 1], ends, tp

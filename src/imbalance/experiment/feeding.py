@@ -241,8 +241,8 @@ def eval_dataset(rows: Rows, targets: np.ndarray, batch_size: int) -> Any:
 
 
 def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: str | None = None) -> np.ndarray:
-    """The model's outputs for every row of the view, in the view's order, as float64 ``(len(rows), outputs)``
-    (of the head ``output`` for a model with several).
+    """The model's outputs for every row of the view, in the view's order, as ``(len(rows), outputs)`` in the
+    model's own floats, at least float32 (of the head ``output`` for a model with several).
 
     Each batch is written straight into one preallocated result (a list of per-batch arrays kept between the
     forward passes' large temporaries makes memory grow with the rows); the batch holds at most about a million
@@ -259,8 +259,8 @@ def predict_rows(net: Any, rows: Rows, batch_size: int | None = None, output: st
     for row, x in rows.dataset(1).batch(batch_size).prefetch(tf.data.AUTOTUNE):
         out = head_output(net, net(x, training=False), output)
         values = keras.ops.convert_to_numpy(out).reshape(int(row.shape[0]), -1)
-        if result is None:
-            result = np.empty((len(rows), values.shape[1]), np.float64)
+        if result is None:  # the model's floats as they are (float32: 4 bytes a row and output, not 8)
+            result = np.empty((len(rows), values.shape[1]), np.promote_types(values.dtype, np.float32))
         at = np.searchsorted(sorted_rows, row.numpy())
         result[at if order is None else order[at]] = values
     return result if result is not None else np.zeros((0, 0))

@@ -262,14 +262,21 @@ def _precision_recall(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np
         precision, recall, _ = precision_recall_curve(y, scores)
         return precision, recall
     _, predicted, tps = run_end_counts(y, scores)
-    precision = tps / predicted  # at least one row predicted at every threshold
-    recall = tps / tps[-1] if tps[-1] else np.ones_like(tps)
-    return np.hstack((precision[::-1], 1.0)), np.hstack((recall[::-1], 0.0))
+    # written reversed straight into the curves (no reversed copies of a million points)
+    precision, recall = np.empty(len(tps) + 1), np.empty(len(tps) + 1)
+    np.divide(tps[::-1], predicted[::-1], out=precision[:-1])  # at least one row predicted at every threshold
+    del predicted
+    if tps[-1]:
+        np.divide(tps[::-1], tps[-1], out=recall[:-1])
+    else:
+        recall[:-1] = 1.0
+    precision[-1], recall[-1] = 1.0, 0.0
+    return precision, recall
 
 
 def _average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     """``average_precision_score`` from its curve: ``-sum(diff(recall) * precision[:-1])``."""
-    return float(max(0.0, -np.sum(np.diff(recall) * np.asarray(precision)[:-1])))
+    return float(max(0.0, -np.dot(np.diff(recall), np.asarray(precision)[:-1])))
 
 
 def _pr_curve(y: np.ndarray, scores: np.ndarray, points: int = 200,
