@@ -120,6 +120,51 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+def _pinned_worker() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from imbalance.experiment.task import pin_threads
+
+    pin_threads()
+
+
+def run_resumable(work: Any, tasks: Sequence[tuple[Any, ...]], checkpoint: Path, settings: Any, workers: int,
+                  done_line: Any, chunk: int = 8) -> dict[str, Any]:
+    """``work(*task)`` for every task, in ``workers`` spawned processes pinned to one thread each (fresh ones every
+    ``chunk`` tasks: Keras keeps memory behind every model), each result kept at once in ``checkpoint`` (JSON, with
+    a hash of ``settings``) so that a killed run resumes with the tasks it had not finished. Returns ``{"/".join(task):
+    result}``; ``done_line(task, result, finished)`` is logged as each task finishes."""
+    import hashlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    done: dict[str, Any] = {}
+    if checkpoint.exists():
+        stored = json.loads(checkpoint.read_text(encoding="utf-8"))
+        if stored.get("settings") == key:
+            done = stored["tasks"]
+    name = lambda task: "/".join(str(t) for t in task)  # noqa: E731
+    todo = [t for t in tasks if name(t) not in done]
+    log(f"{checkpoint.name}: {len(todo)} tasks to run, {len(done)} resumed, {workers} worker(s)")
+
+    def keep(task: tuple[Any, ...], result: Any) -> None:
+        done[name(task)] = result
+        atomic_write_json(checkpoint, {"settings": key, "tasks": done})
+        log(done_line(task, result, len(done)))
+
+    if workers <= 1:
+        for task in todo:
+            keep(task, work(*task))
+        return done
+    for start in range(0, len(todo), chunk):
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_pinned_worker) as pool:
+            futures = {pool.submit(work, *t): t for t in todo[start:start + chunk]}
+            for future in as_completed(futures):
+                keep(futures[future], future.result())
+    return done
+
+
 # --- statistics ----------------------------------------------------------------------------------------------
 
 

@@ -48,9 +48,7 @@ Run: ``.venv/bin/python -m benchmarks.precision_recipe [--quick]`` (not register
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
 import time
 import warnings
@@ -61,6 +59,7 @@ import numpy as np
 
 from benchmarks._report import (
     RESULTS_DIR,
+    run_resumable,
     Section,
     atomic_write_json,
     environment,
@@ -263,13 +262,6 @@ def check_against_compare(name: str, seeds: int, s: Settings) -> dict[str, Any]:
 # --- running it all --------------------------------------------------------------------------------------------
 
 
-def _worker_init() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from imbalance.experiment.task import pin_threads
-
-    pin_threads()
-
-
 def _checkpoint_path() -> Any:
     return RESULTS_DIR / f"{NAME}.partial.json"
 
@@ -277,40 +269,20 @@ def _checkpoint_path() -> Any:
 def measure(s: Settings, log: Callable[[str], None] = log) -> list[dict[str, Any]]:
     """Every unit of every (dataset, seed), in ``s.workers`` processes, largest datasets first; finished tasks are
     kept in ``results/precision_recipe.partial.json`` (same settings only) so a killed run resumes."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from functools import partial
 
     from benchmarks._keel import DEV_SUITE
 
-    key = hashlib.sha256(json.dumps(asdict(s) | {"workers": None}, sort_keys=True).encode()).hexdigest()[:16]
-    path = _checkpoint_path()
-    done: dict[str, list[dict[str, Any]]] = {}
-    if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored.get("settings") == key:
-            done = stored["tasks"]
     names = sorted(s.datasets, key=lambda n: -DEV_SUITE[n].rows if n in DEV_SUITE else 0)
-    tasks = [(n, seed) for n in names for seed in range(s.seeds) if f"{n}/{seed}" not in done]
+    tasks = [(n, seed) for n in names for seed in range(s.seeds)]
     started = time.perf_counter()
-    log(f"{NAME}: {len(tasks)} (dataset, seed) tasks to run, {len(done)} resumed, {s.workers} worker(s)")
 
-    def keep(task: tuple[str, int], result: list[dict[str, Any]]) -> None:
-        done[f"{task[0]}/{task[1]}"] = result
-        atomic_write_json(path, {"settings": key, "tasks": done})
-        log(f"{NAME}: {task[0]} seed {task[1]} done ({len(done)}/{len(s.datasets) * s.seeds}, "
-            f"{time.perf_counter() - started:.0f} s, load {load_average()})")
+    def line(task: tuple[str, int], result: Any, finished: int) -> str:
+        return (f"{NAME}: {task[0]} seed {task[1]} done ({finished}/{len(tasks)}, "
+                f"{time.perf_counter() - started:.0f} s, load {load_average()})")
 
-    if s.workers <= 1:
-        for task in tasks:
-            keep(task, dataset_seed(*task, s))
-    else:
-        chunk = 4 * s.workers  # fresh processes now and then: Keras keeps memory behind every model
-        for start in range(0, len(tasks), chunk):
-            with ProcessPoolExecutor(max_workers=s.workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_worker_init) as pool:
-                futures = {pool.submit(dataset_seed, *t, s): t for t in tasks[start:start + chunk]}
-                for future in as_completed(futures):
-                    keep(futures[future], future.result())
+    done = run_resumable(partial(dataset_seed, s=s), tasks, _checkpoint_path(), asdict(s) | {"workers": None},
+                         s.workers, line, chunk=4 * s.workers)
     order = {n: i for i, n in enumerate(s.datasets)}
     return sorted((r for rs in done.values() for r in rs), key=lambda r: (order[r["dataset"]], r["seed"], r["fold"]))
 

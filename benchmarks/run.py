@@ -60,6 +60,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
                      "Tables bigger than memory: peak RSS of a streamed comparison, 1 M vs 10 M rows"),
     "precision_recipe": ("benchmarks.precision_recipe",
                          "One-class precision targets: recipes side by side, and the verdict before / after issue 18"),
+    "served_model": ("benchmarks.served_model",
+                     "The served model on rows compare never saw: refitted vs first unit (one-class precision)"),
     "quality": ("benchmarks.quality", "Quality on the KEEL development suite vs hand-wired Keras / imbalanced-learn"),
     "examples": ("benchmarks.examples", "The three seed examples, as printed"),
     "speed": ("benchmarks.speed", "Speed and scale: the goals in one table, and MirroredStrategy on 2 logical CPUs vs 1"),
