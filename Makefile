@@ -12,13 +12,16 @@ export PYTHONHASHSEED ?= 0
 # those lines, keep the exit status.
 QUIET_TF := 2>&1 | grep --line-buffered -vE '^[IW]0000 [0-9:. ]+[0-9]+ [a-z_]+\.cc:[0-9]+\]|^E0000 .*cuda_platform\.cc:[0-9]+\] failed call to cuInit|^WARNING: All log messages before absl::InitializeLog'
 
-.PHONY: install test test-torch test-slow demo bench bench-quick clean FORCE
+.PHONY: install test test-jax test-ray test-torch test-slow demo bench bench-quick clean FORCE
 
 # The suites that run on every Keras backend: the loss and metric conformance suites, the README examples, the
 # decision layers and tuners, diagnosis, and compare / train_strategy (tests/test_backends.py).
 BACKEND_SUITES := tests/test_backends.py tests/test_losses_conformance.py tests/test_metrics_streaming.py \
 	tests/test_readme.py tests/test_thresholds_layer.py tests/test_fixed_threshold.py tests/test_diagnose.py \
 	tests/test_thresholds.py
+# What make test runs on JAX: the backend suites but the README's examples (make test runs those on TensorFlow;
+# make test-jax and make test-torch on the other backends).
+BACKEND_CORE := $(filter-out tests/test_readme.py,$(BACKEND_SUITES))
 TORCH_VENV := .venv-torch
 TORCH_STAMP := $(TORCH_VENV)/.installed
 # The CPU build of PyTorch (the PyPI default pulls several GB of CUDA libraries).
@@ -41,11 +44,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
-# TensorFlow (every test), then JAX with `import tensorflow` blocked, as in an environment without it.
+# TensorFlow (every test but the slow and Ray ones), then the backend core on JAX with `import tensorflow` blocked,
+# as in an environment without it.
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile $(QUIET_TF)
+	$(BIN)/python -m pytest -m "not slow and not ray" -n 2 --dist loadfile $(QUIET_TF)
 	IMBALANCE_TEST_WITHOUT_TENSORFLOW=1 KERAS_BACKEND=jax $(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile \
+		$(BACKEND_CORE) $(QUIET_TF)
+
+# Every backend suite on JAX, the README's examples included (make test runs the core of them on JAX).
+test-jax: $(STAMP)
+	IMBALANCE_TEST_WITHOUT_TENSORFLOW=1 KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadfile \
 		$(BACKEND_SUITES) $(QUIET_TF)
+
+# Ray: compare(ray="local") against a serial comparison (a local Ray cluster starts in each test).
+test-ray: $(STAMP)
+	$(BIN)/python -m pytest -m ray $(QUIET_TF)
 
 $(TORCH_STAMP): pyproject.toml
 	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
@@ -59,7 +72,8 @@ test-torch: $(TORCH_STAMP)
 	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -m "not slow" -n 2 --dist loadfile $(BACKEND_SUITES)
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow $(QUIET_TF); rc=$$?; if [ $$rc -eq 5 ]; then echo "no slow tests yet"; else exit $$rc; fi
+	$(BIN)/python -m pytest -m "slow and not ray" $(QUIET_TF)
+	IMBALANCE_TEST_WITHOUT_TENSORFLOW=1 KERAS_BACKEND=jax $(BIN)/python -m pytest -m slow $(BACKEND_SUITES) $(QUIET_TF)
 
 demo: $(STAMP)
 	$(BIN)/imbalance demo $(QUIET_TF)

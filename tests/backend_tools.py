@@ -9,8 +9,16 @@ from typing import Any, Callable
 
 import keras
 import numpy as np
+import pytest
 
 BACKEND = keras.backend.backend()
+
+
+def slow_on_tensorflow(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``test`` slow under TensorFlow only: a check of the product on the other backends that the TensorFlow
+    suite already makes elsewhere (the behaviour pin, ``tests/test_experiment_compare.py``), so ``make test`` runs it
+    under JAX and ``make test-slow`` under TensorFlow."""
+    return pytest.mark.slow(test) if BACKEND == "tensorflow" else test
 
 
 def tensorflow_importable() -> bool:

@@ -17,7 +17,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from backend_tools import BACKEND, has_float64, tensorflow_importable
+from backend_tools import BACKEND, has_float64, slow_on_tensorflow, tensorflow_importable
 from sklearn.metrics import average_precision_score, f1_score
 
 from imbalance.diagnose import CollapseMonitor
@@ -97,6 +97,7 @@ def test_collapse_monitor_pr_auc_is_the_model_s_average_precision():
     assert monitor.history_[-1].pr_auc == pytest.approx(expected, abs=1e-6)
 
 
+@slow_on_tensorflow  # on TensorFlow: tests/test_experiment_compare.py, tests/test_behaviour_pin.py
 def test_compare_runs_and_its_served_model_decides_as_its_numbers_say(tmp_path):
     x, y = _binary(n=800, seed=2)
     results = compare((x, y), strategies=["baseline", "weighted_bce"], objective="f1", epochs=3, seeds=1,
@@ -119,6 +120,7 @@ def test_compare_runs_and_its_served_model_decides_as_its_numbers_say(tmp_path):
     np.testing.assert_array_equal(decisions, np.asarray(expected, decisions.dtype))
 
 
+@slow_on_tensorflow  # on TensorFlow: the behaviour pin reproduces stored runs
 def test_compare_is_deterministic_for_fixed_seeds(tmp_path):
     x, y = _binary(n=500, seed=4)
     runs = []

@@ -134,7 +134,7 @@ def test_gpus_are_shared_out_one_per_worker(tmp_path):
     assert [execution._claim_slot(tmp_path) for _ in range(3)] == [0, 1, 2]  # each worker its own slot
 
 
-@pytest.mark.slow  # ~40 s on 2 cores (make test-slow); make test runs Ray on a streamed table, the test below
+@pytest.mark.ray  # a local Ray cluster starts: ~40 s on 2 cores (make test-ray)
 def test_on_ray_the_runs_are_those_of_one_process(data, serial, tmp_path):
     pytest.importorskip("ray")
     one, _ = serial
@@ -144,6 +144,7 @@ def test_on_ray_the_runs_are_those_of_one_process(data, serial, tmp_path):
     assert (tmp_path / "models" / "oversample.keras").stat().st_size > 0
 
 
+@pytest.mark.ray  # a local Ray cluster starts: ~35 s on 2 cores (make test-ray)
 def test_on_ray_a_streamed_table_gives_the_runs_of_one_process(tmp_path):
     """A feature source travels to Ray workers (pickled with its labels, read there per batch): the same runs."""
     pytest.importorskip("ray")
