@@ -29,7 +29,7 @@ TORCH_PIN ?= torch==2.13.0
 
 # Reinstall when the stamp is older than pyproject.toml, or when the venv no longer finds the packages
 # (a venv whose Python was removed or upgraded, a half-finished install).
-VENV_OK := $(shell $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('imbalance', 'keras', 'tensorflow', 'jax', 'sklearn', 'pytest', 'loky', 'ray')))" 2>/dev/null && echo yes)
+VENV_OK := $(shell $(BIN)/python -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('imbalance', 'keras', 'tensorflow', 'jax', 'sklearn', 'pytest', 'loky')))" 2>/dev/null && echo yes)
 ifneq ($(VENV_OK),yes)
 $(STAMP): FORCE
 endif
@@ -58,6 +58,7 @@ test-jax: $(STAMP)
 
 # Ray: compare(ray="local") against a serial comparison (a local Ray cluster starts in each test).
 test-ray: $(STAMP)
+	$(BIN)/python -m pip install -e ".[dev,ray]"
 	$(BIN)/python -m pytest -m ray $(QUIET_TF)
 
 $(TORCH_STAMP): pyproject.toml

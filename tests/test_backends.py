@@ -125,8 +125,8 @@ def test_compare_is_deterministic_for_fixed_seeds(tmp_path):
     x, y = _binary(n=500, seed=4)
     runs = []
     for name in ("a", "b"):
-        r = compare((x, y), strategies=["baseline"], objective="f1", epochs=2, seeds=1, out_dir=tmp_path / name,
-                    progress=False)
+        r = compare((x, y), strategies=["baseline"], objective="f1", epochs=2, seeds=1, folds=2,
+                    out_dir=tmp_path / name, progress=False)
         runs.append([(rec["strategy"], rec["fold"], rec["objective"]) for rec in r.runs])
     assert runs[0] == runs[1]
 

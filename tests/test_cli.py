@@ -131,6 +131,7 @@ def test_bad_tables_are_named_on_one_line(content, message, tmp_path):
     assert "bad.csv" in result.output and message in result.output
 
 
+@pytest.mark.slow  # ~23 s on 2 cores; `make demo` runs the same command in full, the CLI compare tests cover the rest
 def test_demo_runs_the_comparison_on_embedded_digits(tmp_path):
     result = runner.invoke(app, ["demo", "--strategies", "baseline,logit_adjusted", "--epochs", "2", "--out",
                                  str(tmp_path), "--no-progress"])

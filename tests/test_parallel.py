@@ -134,6 +134,13 @@ def test_gpus_are_shared_out_one_per_worker(tmp_path):
     assert [execution._claim_slot(tmp_path) for _ in range(3)] == [0, 1, 2]  # each worker its own slot
 
 
+def test_without_ray_a_ray_comparison_says_what_to_install_and_writes_nothing(data, tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # `import ray` fails, as where it is not installed
+    with pytest.raises(ImportError, match=r"compare\(ray=\.\.\.\) needs Ray: pip install 'imbalance\[ray\]'"):
+        compare(data, strategies=["baseline"], ray="local", workers=2, out_dir=tmp_path / "out", **FAST)
+    assert not list((tmp_path / "out").glob("*.keras")) and not list((tmp_path / "out").rglob("*.npz"))
+
+
 @pytest.mark.ray  # a local Ray cluster starts: ~40 s on 2 cores (make test-ray)
 def test_on_ray_the_runs_are_those_of_one_process(data, serial, tmp_path):
     pytest.importorskip("ray")

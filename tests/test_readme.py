@@ -20,7 +20,14 @@ NEEDS_TENSORFLOW = {i for i, block in enumerate(BLOCKS)
                     or "image_folder" in block or "output=" in block}
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
+# The worker-pool example starts two processes that import the whole stack (~20 s on 2 cores): make test-slow runs
+# it; make test asserts what it prints (the runs of two workers equal one process's) in
+# tests/test_parallel.py::test_two_workers_give_the_runs_of_one_process.
+STARTS_WORKERS = {i for i, block in enumerate(BLOCKS) if "workers=2" in block}
+
+
+@pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.slow) if i in STARTS_WORKERS else i
+                                   for i in range(len(BLOCKS))])
 def test_readme_example_runs(index, capsys):
     code = compile(BLOCKS[index], f"README.md block {index}", "exec")
     if index in NEEDS_TENSORFLOW and not tensorflow_importable():
@@ -29,6 +36,10 @@ def test_readme_example_runs(index, capsys):
             exec(code, {"__name__": "__readme__"})
         return
     exec(code, {"__name__": "__readme__"})
+
+
+def test_one_readme_block_starts_workers():
+    assert len(STARTS_WORKERS) == 1  # the slow mark above stays on the one example it was meant for
 
 
 def test_the_tensorflow_free_blocks_are_most_of_the_readme():
