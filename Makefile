@@ -19,9 +19,12 @@ QUIET_TF := 2>&1 | grep --line-buffered -vE '^[IW]0000 [0-9:. ]+[0-9]+ [a-z_]+\.
 BACKEND_SUITES := tests/test_backends.py tests/test_losses_conformance.py tests/test_metrics_streaming.py \
 	tests/test_readme.py tests/test_thresholds_layer.py tests/test_fixed_threshold.py tests/test_diagnose.py \
 	tests/test_thresholds.py
-# What make test runs on JAX: the backend suites but the README's examples (make test runs those on TensorFlow;
-# make test-jax and make test-torch on the other backends).
-BACKEND_CORE := $(filter-out tests/test_readme.py,$(BACKEND_SUITES))
+# What make test runs on JAX: the loss and metric conformance suites, the decision layers, and compare,
+# train_strategy, CollapseMonitor and the TensorFlow-free import path (tests/test_backends.py). make test-jax and
+# make test-torch add the README's examples, the tuners and diagnosis (numpy on top of the backend's scores; make
+# test runs them on TensorFlow).
+BACKEND_CORE := tests/test_backends.py tests/test_losses_conformance.py tests/test_metrics_streaming.py \
+	tests/test_thresholds_layer.py tests/test_fixed_threshold.py
 TORCH_VENV := .venv-torch
 TORCH_STAMP := $(TORCH_VENV)/.installed
 # The CPU build of PyTorch (the PyPI default pulls several GB of CUDA libraries).
