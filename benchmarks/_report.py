@@ -178,6 +178,19 @@ class WorkerFailed(RuntimeError):
         self.stderr = stderr
 
 
+def section_main(run: Any, doc: str | None) -> None:
+    """The command line of a section run on its own (``python -m benchmarks.NAME [--quick]``): ``run(quick)``, then
+    its body, wins and losses printed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true")
+    result = run(parser.parse_args().quick)
+    print(result.body)
+    print("\nwins:\n- " + "\n- ".join(result.wins))
+    print("\nlosses:\n- " + "\n- ".join(result.losses))
+
+
 def run_worker(module: str, settings: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter (``python -m <module> --worker '<json>'``, TensorFlow quiet,
     no ``IMBALANCE_WORKERS`` inherited) and return the last JSON line it printed; :class:`WorkerFailed` when it

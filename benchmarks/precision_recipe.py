@@ -67,6 +67,7 @@ from benchmarks._report import (
     log,
     md_table,
     now_iso,
+    section_main,
     store_section,
     stored_path,
 )
@@ -306,15 +307,15 @@ def wilcoxon_p(a: Sequence[float], b: Sequence[float]) -> float:
     return float(wilcoxon(a, b).pvalue)
 
 
-def per_dataset(records: list[dict[str, Any]], variant: str) -> dict[str, dict[str, float]]:
-    """Per dataset: units, claimed, held, held-rate (NaN without claims), recall@P>=0.8 (0 where not claimed),
-    recall where claimed."""
+def per_dataset(records: list[dict[str, Any]], variant: str, count: str = "units") -> dict[str, dict[str, float]]:
+    """Per dataset: units (under the key ``count``: served_model counts external folds), claimed, held, held-rate
+    (NaN without claims), recall@P>=0.8 (0 where not claimed), recall where claimed."""
     out: dict[str, dict[str, float]] = {}
     for name in dict.fromkeys(r["dataset"] for r in records):
         rows = [r["variants"][variant] for r in records if r["dataset"] == name]
         claimed = [v for v in rows if v["claimed"]]
         held = sum(v["held"] for v in claimed)
-        out[name] = {"units": len(rows), "claimed": len(claimed), "held": held,
+        out[name] = {count: len(rows), "claimed": len(claimed), "held": held,
                      "held_rate": held / len(claimed) if claimed else float("nan"),
                      "recall_p80": float(np.mean([v["recall"] if v["claimed"] else 0.0 for v in rows])),
                      "recall_claimed": float(np.mean([v["recall"] for v in claimed])) if claimed else float("nan")}
@@ -627,12 +628,4 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    result = run(args.quick)
-    print(result.body)
-    print("\nwins:\n- " + "\n- ".join(result.wins))
-    print("\nlosses:\n- " + "\n- ".join(result.losses))
+    section_main(run, __doc__)

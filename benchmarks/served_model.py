@@ -44,7 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks._report import (RESULTS_DIR, Section, environment, load_average, log, md_table, now_iso,
-                                run_resumable, store_section)
+                                run_resumable, section_main, store_section)
+from benchmarks.precision_recipe import per_dataset as recipe_per_dataset
 from benchmarks.precision_recipe import wilcoxon_p
 
 NAME = "served_model"
@@ -198,17 +199,8 @@ def measure(s: Settings, quick: bool, log: Callable[[str], None] = log) -> list[
 
 def per_dataset(records: list[dict[str, Any]], variant: str) -> dict[str, dict[str, float]]:
     """Per dataset: folds, claimed, held, held-rate (NaN without claims), recall@P>=0.8 (0 where not claimed),
-    recall where claimed."""
-    out: dict[str, dict[str, float]] = {}
-    for name in dict.fromkeys(r["dataset"] for r in records):
-        rows = [r["variants"][variant] for r in records if r["dataset"] == name]
-        claimed = [v for v in rows if v["claimed"]]
-        held = sum(v["held"] for v in claimed)
-        out[name] = {"folds": len(rows), "claimed": len(claimed), "held": held,
-                     "held_rate": held / len(claimed) if claimed else float("nan"),
-                     "recall_p80": float(np.mean([v["recall"] if v["claimed"] else 0.0 for v in rows])),
-                     "recall_claimed": float(np.mean([v["recall"] for v in claimed])) if claimed else float("nan")}
-    return out
+    recall where claimed (precision_recipe's, counting external folds)."""
+    return recipe_per_dataset(records, variant, count="folds")
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -340,12 +332,4 @@ def run(quick: bool, log: Callable[[str], None] = log) -> Section:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    result = run(args.quick)
-    print(result.body)
-    print("\nwins:\n- " + "\n- ".join(result.wins))
-    print("\nlosses:\n- " + "\n- ".join(result.losses))
+    section_main(run, __doc__)
