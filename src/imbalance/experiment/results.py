@@ -245,9 +245,16 @@ class Results:
         else:
             served = with_decision(model, self.fixed_rule(best))
             save_model_atomically(served, out / "best.keras")
-        if refitted is not None:
-            pass  # its rule was written with it
-        elif best.tuned:
+        if refitted is None:
+            self._write_first_unit_rule(best, out)
+        write_report(self, out / "report.html")
+        self._export(served, out / EXPORT_DIR, export)
+        return out
+
+    def _write_first_unit_rule(self, best: Candidate, out: Path) -> None:
+        """``thresholds.json`` of the first unit's model: its tuner's file (with ``on_test`` for a constraint), or
+        the untuned rule."""
+        if best.tuned:
             thresholds = out / "thresholds" / f"{best.strategy}.json"
             if thresholds.exists() and self.objective.is_constraint:
                 # the tuner's file, plus what the constraint did on test (ThresholdTuner.load reads past it)
@@ -258,9 +265,6 @@ class Results:
                 atomic_write_bytes(out / "thresholds.json", thresholds.read_bytes())
         else:
             atomic_write_text(out / "thresholds.json", json.dumps(self._untuned_rule(best), indent=2) + "\n")
-        write_report(self, out / "report.html")
-        self._export(served, out / EXPORT_DIR, export)
-        return out
 
     def _untuned_rule(self, best: Candidate) -> dict[str, Any]:
         return {"strategy": best.strategy, "decision": best.rule, "tuned": False,

@@ -84,18 +84,14 @@ class RunTask:
 
 
 class UnitResult(NamedTuple):
-    """What :func:`run_unit` returns: the run's record; its out-of-sample scores (probabilities, float32 ``(rows,
-    outputs)``, from models that did not train on those rows): ``test_scores`` of the unit's test rows in their
-    order, ``tuning_scores`` of the rows its threshold was tuned on, ``tuning_rows`` (their row ids in the data) —
-    what a refitted served model's threshold is tuned on; and, for the first unit (seed 0, fold 0), its served model
-    and decision rule (else ``None``)."""
+    """What :func:`run_unit` returns: the run's record; for the first unit (seed 0, fold 0), its served model and
+    decision rule (else ``None``); and its out-of-sample scores (:class:`OutOfSample`: the test rows' and the rows
+    its threshold was tuned on), what a refitted served model's threshold is tuned on."""
 
     record: RunRecord
     served: Any
     rule: Any
-    test_scores: np.ndarray
-    tuning_rows: np.ndarray
-    tuning_scores: np.ndarray
+    scores: OutOfSample
 
 
 @dataclass
@@ -167,9 +163,10 @@ def run_unit(d: ComparisonData, goal: Objective, config: ComparisonConfig, strat
     record.diagnosis = diagnosis(d, y_test, test_scores)
     if config.budget.patience is not None:  # where early stopping left each model: the epochs a refit trains
         record.best_epoch = float(np.mean([_best_epoch(m) for m in fitted]))
+    scores = OutOfSample(test_scores, tuning_rows, val_scores)
     if unit.seed == 0 and unit.fold == 0:
-        return UnitResult(record, served_model(d, fitted, rule), rule, test_scores, tuning_rows, val_scores)
-    return UnitResult(record, None, None, test_scores, tuning_rows, val_scores)
+        return UnitResult(record, served_model(d, fitted, rule), rule, scores)
+    return UnitResult(record, None, None, scores)
 
 
 def _best_epoch(model: Any) -> int:
@@ -206,8 +203,7 @@ def execute(job: RunJob, task: RunTask, callbacks: Sequence[Any] = (), portable:
             result = run_unit(job.data, job.goal, job.config, task.strategy, task.unit, job.model,
                               _run_callbacks(job.callbacks, callbacks))
             record, served, rule = result.record, result.served, result.rule
-            scores = OutOfSample(result.test_scores, result.tuning_rows, result.tuning_scores) \
-                if job.keep_scores else None
+            scores = result.scores if job.keep_scores else None
             del result  # without keep_scores the scores go now (millions of streamed rows: tens of MB)
     except Exception as error:  # noqa: BLE001 - reported in the record, the comparison goes on
         frames = traceback.format_exception(error)
